@@ -1,0 +1,279 @@
+"""The ``citylab`` command: one entry point, a subcommand per job.
+
+    citylab up       broker + simulator + recorder + dashboard in one process
+    citylab sim      the virtual city alone, against a broker
+    citylab record   the recorder alone, into SQLite
+    citylab grade    grade a lab
+    citylab labs     list the labs, or show one
+
+A mistake of the user's (a CitylabError) is printed as one line on stderr with
+a non-zero exit; a traceback is only ever printed for a bug of ours.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import signal
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+from citylab import __version__
+from citylab.config import Settings, load_settings
+from citylab.errors import CitylabError
+
+log = logging.getLogger("citylab")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        settings = load_settings(vars(args))
+        return args.run(args, settings)
+    except CitylabError as exc:
+        print(f"citylab: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("citylab: interrupted", file=sys.stderr)
+        return 130
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="citylab",
+        description="Hands-on smart-city labs against a real kit or a virtual city.",
+    )
+    parser.add_argument("--version", action="version", version=f"citylab {__version__}")
+    parser.set_defaults(run=lambda args, settings: (parser.print_help(), 2)[1])
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("-v", "--verbose", action="store_true", help="log what happens inside")
+    common.add_argument("--data", dest="data_dir", type=Path, help="folder for the database and gradebook"
+                        " (default: $CITYLAB_DATA or ~/.local/share/citylab)")
+    parser.add_argument("-v", "--verbose", action="store_true", help=argparse.SUPPRESS)
+    sub = parser.add_subparsers(title="commands", metavar="COMMAND")
+
+    def add(name: str, run: Callable[[argparse.Namespace, Settings], int], help_text: str) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, parents=[common], help=help_text, description=help_text)
+        p.set_defaults(run=run)
+        return p
+
+    def broker_option(p: argparse.ArgumentParser, required_help: str) -> None:
+        p.add_argument("--broker", metavar="URL", help=required_help)
+
+    def city_options(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--city", help="a city name (default) or a path to a city .toml file")
+        p.add_argument("--site", help="the site the city publishes under (default: demo)")
+        p.add_argument("--seed", type=int, help="random seed; the same seed gives the same run (default: 1)")
+        p.add_argument("--speed", type=float,
+                       help="simulated seconds per real second; 0 runs as fast as possible (default: 1)")
+
+    up = add("up", cmd_up, "run citylab on this computer: broker, virtual city, recorder and dashboard")
+    broker_option(up, "use this MQTT broker (mqtt://host:port) instead of the embedded one")
+    up.add_argument("--mqtt-port", type=int, help="port of the embedded MQTT broker (default: 1883)")
+    up.add_argument("--http-port", type=int, help="port of the dashboard (default: 8000)")
+    up.add_argument("--http-host", help="address the dashboard listens on (default: 127.0.0.1)")
+    up.add_argument("--no-sim", action="store_true", help="do not run the virtual city (real kits only)")
+    city_options(up)
+
+    sim = add("sim", cmd_sim, "run the virtual city against an MQTT broker")
+    broker_option(sim, "the MQTT broker to publish to (default: mqtt://127.0.0.1:1883)")
+    city_options(sim)
+    sim.add_argument("--duration", type=float, help="stop after this many simulated seconds")
+
+    rec = add("record", cmd_record, "record every message of an MQTT broker into SQLite")
+    broker_option(rec, "the MQTT broker to record (default: mqtt://127.0.0.1:1883)")
+    rec.add_argument("--db", type=Path, help="the SQLite file (default: <data>/citylab.sqlite)")
+
+    grade = add("grade", cmd_grade, "grade a lab: run a solution, observe it, and explain the score")
+    grade.add_argument("lab", help="the lab id, like 01-mqtt-telemetry (or just 01)")
+    grade.add_argument("--site", required=True, help="your site, like alice")
+    grade.add_argument("--solution", type=Path, required=True, help="the Python file to grade")
+    grade.add_argument("--target", choices=("sim", "kit"), default="sim", help="where the lab runs (default: sim)")
+    broker_option(grade, "grade against this MQTT broker (default: a private embedded one)")
+    grade.add_argument("--json", action="store_true", help="print the result as JSON")
+    grade.add_argument("--junit", type=Path, metavar="FILE", help="also write the result as JUnit XML")
+
+    labs = add("labs", cmd_labs_list, "list the labs, or show one")
+    labs_sub = labs.add_subparsers(title="labs commands", metavar="ACTION")
+    lst = labs_sub.add_parser("list", parents=[common], help="list the labs", description="list the labs")
+    lst.set_defaults(run=cmd_labs_list)
+    show = labs_sub.add_parser("show", parents=[common], help="show a lab's instructions",
+                               description="show a lab's instructions")
+    show.add_argument("lab", help="the lab id, like 01-mqtt-telemetry (or just 01)")
+    show.set_defaults(run=cmd_labs_show)
+    return parser
+
+
+# --- commands -------------------------------------------------------------
+
+
+def cmd_up(args: argparse.Namespace, settings: Settings) -> int:
+    from citylab.broker import EmbeddedBroker
+    from citylab.recorder import Recorder
+    from citylab.stores import SQLiteStore
+    from dashboard.server import DashboardServer
+
+    started = time.monotonic()
+    stop = _stop_on_signals()
+    running: list[Any] = []  # stopped in reverse order
+    try:
+        if settings.broker:
+            broker = settings.broker_address()
+            broker_text = f"{broker.url} (external)"
+        else:
+            embedded = EmbeddedBroker(settings.mqtt_host, settings.mqtt_port).start()
+            running.append(embedded)
+            broker = embedded.address
+            broker_text = f"{broker.url} (embedded)"
+        store = SQLiteStore(settings.database)
+        recorder = Recorder(broker, store, qos=1 if settings.broker else 0).start()
+        running.append(recorder)
+        dashboard = DashboardServer(SQLiteStore(settings.database), settings.http_host, settings.http_port)
+        city_text = "off (--no-sim)"
+        if not args.no_sim:
+            simulator = _start_simulator(settings, broker)
+            running.append(simulator)
+            city_text = (f"{settings.city}: {simulator.device_count} devices on site '{settings.site}',"
+                         f" speed x{settings.speed:g}, seed {settings.seed}")
+        dashboard.start()
+        running.append(dashboard)
+        print(
+            f"citylab {__version__} is running (started in {time.monotonic() - started:.1f} s)\n"
+            f"  dashboard    {dashboard.url}\n"
+            f"  MQTT broker  {broker_text}\n"
+            f"  city         {city_text}\n"
+            f"  data         {settings.database}\n"
+            f"Press Ctrl-C to stop.",
+            flush=True,
+        )
+        _report_progress(recorder, stop)
+    finally:
+        _stop_all(running)
+    print("citylab stopped.", flush=True)
+    return 0
+
+
+def cmd_sim(args: argparse.Namespace, settings: Settings) -> int:
+    broker = settings.broker_address()
+    stop = _stop_on_signals()
+    simulator = _start_simulator(settings, broker)
+    print(f"simulating {settings.city} ({simulator.device_count} devices, site '{settings.site}', "
+          f"speed x{settings.speed:g}, seed {settings.seed}) on {broker.url}; Ctrl-C to stop", flush=True)
+    try:
+        deadline = None if args.duration is None else time.monotonic() + args.duration / max(settings.speed, 1e-9)
+        while not stop.wait(1.0):
+            if deadline is not None and (time.monotonic() >= deadline or settings.speed == 0):
+                if simulator.finished(args.duration):
+                    break
+    finally:
+        simulator.stop()
+    print(f"published {simulator.published} messages.", flush=True)
+    return 0
+
+
+def cmd_record(args: argparse.Namespace, settings: Settings) -> int:
+    from citylab.recorder import Recorder
+    from citylab.stores import SQLiteStore
+
+    broker = settings.broker_address()
+    database = args.db or settings.database
+    stop = _stop_on_signals()
+    recorder = Recorder(broker, SQLiteStore(database)).start()
+    print(f"recording {broker.url} into {database}; Ctrl-C to stop", flush=True)
+    try:
+        _report_progress(recorder, stop)
+    finally:
+        recorder.stop()
+    return 0
+
+
+def cmd_grade(args: argparse.Namespace, settings: Settings) -> int:
+    import labs
+    from labs.gradebook import Gradebook
+
+    broker = settings.broker_address() if settings.broker else None
+    progress = None if args.json else (lambda line: print(line, file=sys.stderr, flush=True))
+    result = labs.grade(args.lab, args.site, args.solution, broker=broker, target=args.target, progress=progress)
+    Gradebook(settings.gradebook).record(result)
+    if args.junit:
+        result.to_junit(args.junit)
+    if args.json:
+        print(json.dumps(result.to_dict(), indent=2))
+    else:
+        print(result.render_text())
+    return 0
+
+
+def cmd_labs_list(args: argparse.Namespace, settings: Settings) -> int:
+    from labs.catalogue import list_labs
+
+    rows = [(lab.id, lab.title, lab.level, f"{lab.duration_minutes} min", "/".join(lab.targets)) for lab in list_labs()]
+    widths = [max(len(str(row[i])) for row in rows) for i in range(4)] if rows else []
+    for row in rows:
+        print("  ".join(str(cell).ljust(widths[i]) if i < 4 else str(cell) for i, cell in enumerate(row)))
+    return 0
+
+
+def cmd_labs_show(args: argparse.Namespace, settings: Settings) -> int:
+    from labs.catalogue import get_lab
+
+    lab = get_lab(args.lab)
+    print(f"{lab.id}: {lab.title}\nlevel {lab.level}, {lab.duration_minutes} min, targets: {', '.join(lab.targets)}\n")
+    print(lab.instructions)
+    return 0
+
+
+# --- helpers ----------------------------------------------------------------
+
+
+def _start_simulator(settings: Settings, broker: Any) -> Any:
+    from simulator import SimulatorService
+
+    return SimulatorService(broker, settings.city, site=settings.site, seed=settings.seed, speed=settings.speed).start()
+
+
+def _stop_on_signals() -> threading.Event:
+    """An event set by Ctrl-C or SIGTERM, so long-running commands stop cleanly."""
+    stop = threading.Event()
+
+    def handler(signum: int, frame: object) -> None:
+        if stop.is_set():  # a second Ctrl-C: the user insists
+            raise KeyboardInterrupt
+        print("\nstopping...", file=sys.stderr, flush=True)
+        stop.set()
+
+    signal.signal(signal.SIGINT, handler)
+    signal.signal(signal.SIGTERM, handler)
+    return stop
+
+
+def _report_progress(recorder: Any, stop: threading.Event, every: float = 10.0) -> None:
+    """Print what the recorder kept, every ``every`` seconds, until stopped."""
+    last, last_time = 0, time.monotonic()
+    while not stop.wait(every):
+        stats, now = recorder.stats, time.monotonic()
+        rate = (stats.recorded - last) / (now - last_time)
+        last, last_time = stats.recorded, now
+        print(f"  recorded {stats.recorded} messages ({rate:.0f}/s), {stats.dead_letters} dead letters",
+              flush=True)
+
+
+def _stop_all(running: list[Any]) -> None:
+    for part in reversed(running):
+        try:
+            part.stop()
+        except Exception as exc:  # stopping must go on to the next part
+            log.warning("could not stop %s cleanly: %s", type(part).__name__, exc)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
