@@ -24,7 +24,7 @@ from typing import Any, Callable, Sequence
 
 from citylab import __version__
 from citylab.config import Settings, load_settings
-from citylab.errors import CitylabError
+from citylab.errors import CitylabError, ConfigError
 
 log = logging.getLogger("citylab")
 
@@ -142,7 +142,7 @@ def cmd_up(args: argparse.Namespace, settings: Settings) -> int:
         if not args.no_sim:
             simulator = _start_simulator(settings, broker)
             running.append(simulator)
-            city_text = (f"{settings.city}: {simulator.device_count} devices on site '{settings.site}',"
+            city_text = (f"{settings.city}: {len(simulator.simulation.devices)} devices on site '{settings.site}',"
                          f" speed x{settings.speed:g}, seed {settings.seed}")
         dashboard.start()
         running.append(dashboard)
@@ -166,14 +166,11 @@ def cmd_sim(args: argparse.Namespace, settings: Settings) -> int:
     broker = settings.broker_address()
     stop = _stop_on_signals()
     simulator = _start_simulator(settings, broker)
-    print(f"simulating {settings.city} ({simulator.device_count} devices, site '{settings.site}', "
+    print(f"simulating {settings.city} ({len(simulator.simulation.devices)} devices, site '{settings.site}', "
           f"speed x{settings.speed:g}, seed {settings.seed}) on {broker.url}; Ctrl-C to stop", flush=True)
     try:
-        deadline = None if args.duration is None else time.monotonic() + args.duration / max(settings.speed, 1e-9)
-        while not stop.wait(1.0):
-            if deadline is not None and (time.monotonic() >= deadline or settings.speed == 0):
-                if simulator.finished(args.duration):
-                    break
+        wall_seconds = None if args.duration is None else args.duration / settings.speed
+        stop.wait(wall_seconds)
     finally:
         simulator.stop()
     print(f"published {simulator.published} messages.", flush=True)
@@ -238,7 +235,13 @@ def cmd_labs_show(args: argparse.Namespace, settings: Settings) -> int:
 def _start_simulator(settings: Settings, broker: Any) -> Any:
     from simulator import SimulatorService
 
-    return SimulatorService(broker, settings.city, site=settings.site, seed=settings.seed, speed=settings.speed).start()
+    if settings.speed == 0:
+        # As fast as possible would flood the broker; it is for in-process runs.
+        raise ConfigError("speed 0 (as fast as possible) cannot go through a broker: "
+                          "choose a speed such as 60 (a minute each second)")
+    simulator = SimulatorService(broker, settings.city, site=settings.site, seed=settings.seed, speed=settings.speed)
+    simulator.start()
+    return simulator
 
 
 def _stop_on_signals() -> threading.Event:

@@ -89,6 +89,10 @@ class Recorder:
         self._subscribed.set()
 
     def _on_message(self, client: paho.Client, userdata: object, message: paho.MQTTMessage) -> None:
+        # amqtt 0.12 replays, on connect, retained messages matching other
+        # clients' subscriptions too: keep only what we asked for.
+        if not paho.topic_matches_sub(self.topic_filter, message.topic):
+            return
         self.stats.received += 1
         self._inbox.put((message.topic, bytes(message.payload), time.time()))
 

@@ -5,6 +5,7 @@ A city is a TOML file::
     name = "Thessaloniki"
     latitude = 40.64                 # degrees north
     longitude = 22.94                # degrees east
+    description = "..."              # optional
     timezone = "Europe/Athens"       # optional, IANA name; default: local solar time
     epoch = 2024-06-21T06:00:00      # optional; absent = start at the wall clock's now
 
@@ -71,6 +72,7 @@ class City:
     epoch: datetime | None = None
     timezone: str | None = None
     source: str = ""
+    description: str = ""
 
     @property
     def districts(self) -> tuple[str, ...]:
@@ -146,6 +148,7 @@ def parse_city(data: Mapping[str, Any], source: str = "city") -> City:
     return City(
         name, latitude, longitude, tuple(devices),
         None if epoch is None else _epoch(top, epoch, city.zone()), zone_name, source,
+        str(top.optional("description") or ""),
     )
 
 
