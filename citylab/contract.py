@@ -108,7 +108,10 @@ def base_name(site: str, device: str) -> str:
 
 @dataclass(frozen=True)
 class Reading:
-    """One resolved SenML record: a named value with its unit at an absolute time."""
+    """One resolved SenML record: a named value with its unit at an absolute time.
+
+    ``unit`` is "" for a text or true/false value sent without one.
+    """
 
     site: str
     device: str
@@ -144,7 +147,8 @@ def build_pack(
 ) -> bytes:
     """A SenML JSON pack for one device at one time.
 
-    ``values`` is ``[(name, unit, value), ...]`` or ``{name: (value, unit)}``.
+    ``values`` is ``[(name, unit, value), ...]`` or ``{name: (value, unit)}``;
+    the unit may be "" for a text or true/false value.
     The pack is checked against the contract before it is returned, so a
     source can never publish what the recorder would refuse.
     """
@@ -155,7 +159,7 @@ def build_pack(
     bt = _time.time() if base_time is None else float(base_time)
     records: list[dict[str, Any]] = []
     for i, (name, unit, value) in enumerate(rows):
-        record: dict[str, Any] = {"n": name, "u": unit}
+        record: dict[str, Any] = {"n": name, "u": unit} if unit else {"n": name}
         if isinstance(value, bool):
             record["vb"] = value
         elif isinstance(value, str):
@@ -270,10 +274,13 @@ def parse_pack(parsed: Topic, payload: bytes, received: float) -> tuple[Reading,
                 kind="name",
             )
         unit = _unit(record["u"], f"{where}: 'u' (unit)") if "u" in record else bu
-        if unit is None:
-            raise ContractError(f"{where}: {short!r} has no unit: add 'u' (for example 'Cel')", kind="unit")
-        _check_quantity(short, unit, where)
         value = _value(record, where, short)
+        # A number means nothing without its unit; text and true/false need none.
+        if unit is None and isinstance(value, float):
+            raise ContractError(f"{where}: {short!r} has no unit: add 'u' (for example 'Cel')", kind="unit")
+        unit = unit or ""
+        if unit or isinstance(value, float):
+            _check_quantity(short, unit, where)
         t = bt + (_number(record["t"], f"{where}: 't' (time)") if "t" in record else 0.0)
         if abs(t) < RELATIVE_TIME_LIMIT:
             t = received + t

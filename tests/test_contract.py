@@ -158,3 +158,10 @@ def test_build_pack_refuses_what_the_recorder_would_refuse() -> None:
         build_pack("alice", "env-01", [("temperature", "C", 21.0)])
     with pytest.raises(ContractError):
         build_pack("alice", "env-01", [("x", "W", float("nan"))])
+
+
+def test_text_and_switch_values_need_no_unit_but_numbers_do() -> None:
+    payload = json.dumps([{"bn": BN, "n": "on", "vb": True}, {"n": "mode", "vs": "auto"}]).encode()
+    on, mode = validate_message(TOPIC, payload).readings
+    assert (on.value, on.unit, mode.value, mode.unit) == (True, "", "auto", "")
+    assert refused([{"bn": BN, "n": "power", "v": 12}]).kind == "unit"

@@ -56,8 +56,8 @@ class Streetlight(Actuator):
         ]
 
     def state(self) -> list[Row]:
-        # SenML wants a unit on every record; "/" (a ratio) is the nearest for a switch.
-        return [("dim", "%", self._dim), ("on", "/", self._on)]
+        # A true/false value carries no unit in SenML.
+        return [("dim", "%", self._dim), ("on", "", self._on)]
 
     def apply(self, command: dict[str, Any], now: float) -> bool:
         settings = _settings(command)
