@@ -95,8 +95,9 @@ def test_up_shows_live_values_and_stops_on_ctrl_c(use_mosquitto: bool, tmp_path:
         assert process.returncode == 0, err
         assert "citylab stopped." in out
         assert "Traceback" not in err
-        # The ports are free again.
+        # The port is free again (as a server binds it: TIME_WAIT is no obstacle).
         with socket.socket() as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             probe.bind(("127.0.0.1", http_port))
     finally:
         if process.poll() is None:
