@@ -195,7 +195,7 @@ def cmd_record(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_grade(args: argparse.Namespace, settings: Settings) -> int:
     import labs
-    from labs.gradebook import Gradebook
+    from labs import Gradebook
 
     broker = settings.broker_address() if settings.broker else None
     progress = None if args.json else (lambda line: print(line, file=sys.stderr, flush=True))
