@@ -44,9 +44,15 @@ bootstrap_venv() {
     stamp="$VENV/.citylab-installed"
     want="$(cat "$ROOT/pyproject.toml" | sha256sum | cut -c1-16)-$extras"
     if [ ! -f "$stamp" ] || ! grep -qx -- "$want" "$stamp"; then
-        say "installing citylab and its dependencies into $VENV (first run only)"
-        "$VENV/bin/python" -m pip install -q --disable-pip-version-check --upgrade pip >/dev/null
-        "$VENV/bin/python" -m pip install -q --disable-pip-version-check -e "$spec"
+        say "installing citylab and its dependencies into $VENV (first run only, about a minute)"
+        local log="$VENV/install.log"
+        # pip's own chatter goes to a log; a person sees it only if it fails.
+        if ! { "$VENV/bin/python" -m pip install --disable-pip-version-check --upgrade pip &&
+               "$VENV/bin/python" -m pip install --disable-pip-version-check -e "$spec"; } >"$log" 2>&1; then
+            tail -n 20 "$log" >&2
+            say "installing the Python packages failed (the whole log is in $log): check the network or proxy and run again"
+            exit 1
+        fi
         echo "$want" > "$stamp"
     fi
 }
