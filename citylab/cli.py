@@ -247,12 +247,17 @@ def _start_simulator(settings: Settings, broker: Any) -> Any:
 def _stop_on_signals() -> threading.Event:
     """An event set by Ctrl-C or SIGTERM, so long-running commands stop cleanly."""
     stop = threading.Event()
+    first: list[float] = []
 
     def handler(signum: int, frame: object) -> None:
-        if stop.is_set():  # a second Ctrl-C: the user insists
+        if not first:
+            first.append(time.monotonic())
+            print("\nstopping...", file=sys.stderr, flush=True)
+            stop.set()
+        # A signal sent to the whole process group arrives twice at once;
+        # only a second Ctrl-C a moment later means "stop now".
+        elif time.monotonic() - first[0] > 1.0:
             raise KeyboardInterrupt
-        print("\nstopping...", file=sys.stderr, flush=True)
-        stop.set()
 
     signal.signal(signal.SIGINT, handler)
     signal.signal(signal.SIGTERM, handler)
