@@ -32,9 +32,10 @@ log = logging.getLogger("citylab")
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    # Warnings read as sentences for a person; --verbose shows where they come from.
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.WARNING,
-        format="%(levelname)s %(name)s: %(message)s",
+        format="%(levelname)s %(name)s: %(message)s" if args.verbose else "citylab: %(message)s",
     )
     try:
         settings = load_settings(vars(args))

@@ -8,6 +8,7 @@ translated here into ``BrokerError`` with a sentence that says what to check.
 from __future__ import annotations
 
 import itertools
+import logging
 import os
 import socket
 import time
@@ -22,6 +23,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 from citylab.errors import BrokerError, ConfigError
 
 DEFAULT_PORT = 1883
+log = logging.getLogger("citylab.mqtt")
 
 
 @dataclass(frozen=True)
@@ -108,7 +110,10 @@ def connect(
             if on_retry:
                 on_retry(attempt, last)
             if attempt < attempts:
-                time.sleep(min(delay * 2 ** (attempt - 1), 5.0))
+                wait = min(delay * 2 ** (attempt - 1), 5.0)
+                log.warning("cannot reach the MQTT broker at %s (%s): trying again in %.1f s (%d of %d)",
+                            broker.url, last, wait, attempt, attempts)
+                time.sleep(wait)
     else:
         raise BrokerError(
             f"cannot reach the MQTT broker at {broker.url} after {attempts} tries ({last}): "
