@@ -1,7 +1,7 @@
 """The ``citylab`` command: one entry point, a subcommand per job.
 
     citylab up       broker + simulator + recorder + dashboard in one process
-    citylab sim      the virtual city alone, against a broker
+    citylab sim      the virtual city alone, against a broker (simulator/commands.py)
     citylab record   the recorder alone, into SQLite
     citylab grade    grade a lab
     citylab labs     list the labs, or show one
@@ -13,6 +13,7 @@ a non-zero exit; a traceback is only ever printed for a bug of ours.
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import logging
 import signal
@@ -27,6 +28,9 @@ from citylab.config import Settings, load_settings
 from citylab.errors import CitylabError, ConfigError
 
 log = logging.getLogger("citylab")
+
+# Modules with a ``register(subparsers, common)`` that adds their commands.
+COMMAND_MODULES = ("simulator.commands",)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -70,25 +74,13 @@ def build_parser() -> argparse.ArgumentParser:
     def broker_option(p: argparse.ArgumentParser, required_help: str) -> None:
         p.add_argument("--broker", metavar="URL", help=required_help)
 
-    def city_options(p: argparse.ArgumentParser) -> None:
-        p.add_argument("--city", help="a city name (default) or a path to a city .toml file")
-        p.add_argument("--site", help="the site the city publishes under (default: demo)")
-        p.add_argument("--seed", type=int, help="random seed; the same seed gives the same run (default: 1)")
-        p.add_argument("--speed", type=float,
-                       help="simulated seconds per real second; 0 runs as fast as possible (default: 1)")
-
     up = add("up", cmd_up, "run citylab on this computer: broker, virtual city, recorder and dashboard")
     broker_option(up, "use this MQTT broker (mqtt://host:port) instead of the embedded one")
     up.add_argument("--mqtt-port", type=int, help="port of the embedded MQTT broker (default: 1883)")
     up.add_argument("--http-port", type=int, help="port of the dashboard (default: 8000)")
     up.add_argument("--http-host", help="address the dashboard listens on (default: 127.0.0.1)")
     up.add_argument("--no-sim", action="store_true", help="do not run the virtual city (real kits only)")
-    city_options(up)
-
-    sim = add("sim", cmd_sim, "run the virtual city against an MQTT broker")
-    broker_option(sim, "the MQTT broker to publish to (default: mqtt://127.0.0.1:1883)")
-    city_options(sim)
-    sim.add_argument("--duration", type=float, help="stop after this many simulated seconds")
+    add_city_options(up)
 
     rec = add("record", cmd_record, "record every message of an MQTT broker into SQLite")
     broker_option(rec, "the MQTT broker to record (default: mqtt://127.0.0.1:1883)")
@@ -103,6 +95,10 @@ def build_parser() -> argparse.ArgumentParser:
     grade.add_argument("--json", action="store_true", help="print the result as JSON")
     grade.add_argument("--junit", type=Path, metavar="FILE", help="also write the result as JUnit XML")
 
+    # Each part adds its own commands: adding one touches only its folder.
+    for module_name in COMMAND_MODULES:
+        importlib.import_module(module_name).register(sub, common)
+
     labs = add("labs", cmd_labs_list, "list the labs, or show one")
     labs_sub = labs.add_subparsers(title="labs commands", metavar="ACTION")
     lst = labs_sub.add_parser("list", parents=[common], help="list the labs", description="list the labs")
@@ -112,6 +108,15 @@ def build_parser() -> argparse.ArgumentParser:
     show.add_argument("lab", help="the lab id, like 01-mqtt-telemetry (or just 01)")
     show.set_defaults(run=cmd_labs_show)
     return parser
+
+
+def add_city_options(parser: argparse.ArgumentParser) -> None:
+    """The options that choose and pace the virtual city."""
+    parser.add_argument("--city", help="a city name (default) or a path to a city .toml file")
+    parser.add_argument("--site", help="the site the city publishes under (default: demo)")
+    parser.add_argument("--seed", type=int, help="random seed; the same seed gives the same run (default: 1)")
+    parser.add_argument("--speed", type=float,
+                        help="simulated seconds per real second; 0 runs as fast as possible (default: 1)")
 
 
 # --- commands -------------------------------------------------------------
@@ -124,7 +129,7 @@ def cmd_up(args: argparse.Namespace, settings: Settings) -> int:
     from dashboard.server import DashboardServer
 
     started = time.monotonic()
-    stop = _stop_on_signals()
+    stop = stop_on_signals()
     running: list[Any] = []  # stopped in reverse order
     try:
         if settings.broker:
@@ -141,7 +146,7 @@ def cmd_up(args: argparse.Namespace, settings: Settings) -> int:
         dashboard = DashboardServer(SQLiteStore(settings.database), settings.http_host, settings.http_port)
         city_text = "off (--no-sim)"
         if not args.no_sim:
-            simulator = _start_simulator(settings, broker)
+            simulator = start_simulator(settings, broker)
             running.append(simulator)
             city_text = (f"{settings.city}: {len(simulator.simulation.devices)} devices on site '{settings.site}',"
                          f" speed x{settings.speed:g}, seed {settings.seed}")
@@ -163,28 +168,13 @@ def cmd_up(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def cmd_sim(args: argparse.Namespace, settings: Settings) -> int:
-    broker = settings.broker_address()
-    stop = _stop_on_signals()
-    simulator = _start_simulator(settings, broker)
-    print(f"simulating {settings.city} ({len(simulator.simulation.devices)} devices, site '{settings.site}', "
-          f"speed x{settings.speed:g}, seed {settings.seed}) on {broker.url}; Ctrl-C to stop", flush=True)
-    try:
-        wall_seconds = None if args.duration is None else args.duration / settings.speed
-        stop.wait(wall_seconds)
-    finally:
-        simulator.stop()
-    print(f"published {simulator.published} messages.", flush=True)
-    return 0
-
-
 def cmd_record(args: argparse.Namespace, settings: Settings) -> int:
     from citylab.recorder import Recorder
     from citylab.stores import SQLiteStore
 
     broker = settings.broker_address()
     database = args.db or settings.database
-    stop = _stop_on_signals()
+    stop = stop_on_signals()
     recorder = Recorder(broker, SQLiteStore(database)).start()
     print(f"recording {broker.url} into {database}; Ctrl-C to stop", flush=True)
     try:
@@ -233,7 +223,7 @@ def cmd_labs_show(args: argparse.Namespace, settings: Settings) -> int:
 # --- helpers ----------------------------------------------------------------
 
 
-def _start_simulator(settings: Settings, broker: Any) -> Any:
+def start_simulator(settings: Settings, broker: Any) -> Any:
     from simulator import SimulatorService
 
     if settings.speed == 0:
@@ -245,7 +235,7 @@ def _start_simulator(settings: Settings, broker: Any) -> Any:
     return simulator
 
 
-def _stop_on_signals() -> threading.Event:
+def stop_on_signals() -> threading.Event:
     """An event set by Ctrl-C or SIGTERM, so long-running commands stop cleanly."""
     stop = threading.Event()
     first: list[float] = []
