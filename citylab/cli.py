@@ -80,11 +80,15 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--http-port", type=int, help="port of the dashboard (default: 8000)")
     up.add_argument("--http-host", help="address the dashboard listens on (default: 127.0.0.1)")
     up.add_argument("--no-sim", action="store_true", help="do not run the virtual city (real kits only)")
+    up.add_argument("--store", metavar="URL", help="also record into this store, like influx://host:8086/citylab"
+                    " (default: $CITYLAB_STORE; the dashboard always reads the SQLite copy)")
     add_city_options(up)
 
-    rec = add("record", cmd_record, "record every message of an MQTT broker into SQLite")
+    rec = add("record", cmd_record, "record every message of an MQTT broker into SQLite or InfluxDB")
     broker_option(rec, "the MQTT broker to record (default: mqtt://127.0.0.1:1883)")
     rec.add_argument("--db", type=Path, help="the SQLite file (default: <data>/citylab.sqlite)")
+    rec.add_argument("--store", metavar="URL", help="the store: sqlite:///file.sqlite, influx://user:pass@host:8086/db"
+                     " (1.x) or influx://host:8086/bucket?org=O&token=T (2.x/3.x); default: $CITYLAB_STORE or --db")
 
     grade = add("grade", cmd_grade, "grade a lab: run a solution, observe it, and explain the score")
     grade.add_argument("lab", help="the lab id, like 01-mqtt-telemetry (or just 01)")
@@ -125,7 +129,7 @@ def add_city_options(parser: argparse.ArgumentParser) -> None:
 def cmd_up(args: argparse.Namespace, settings: Settings) -> int:
     from citylab.broker import EmbeddedBroker
     from citylab.recorder import Recorder
-    from citylab.stores import SQLiteStore
+    from citylab.stores import SQLiteStore, open_store
     from dashboard.server import DashboardServer
 
     started = time.monotonic()
@@ -140,9 +144,20 @@ def cmd_up(args: argparse.Namespace, settings: Settings) -> int:
             running.append(embedded)
             broker = embedded.address
             broker_text = f"{broker.url} (embedded)"
+        qos = 1 if settings.broker else 0
         store = SQLiteStore(settings.database)
-        recorder = Recorder(broker, store, qos=1 if settings.broker else 0).start()
+        recorder = Recorder(broker, store, qos=qos, spool=settings.spool_dir,
+                            client_id=_recorder_id(settings.spool_dir) if settings.broker else None).start()
         running.append(recorder)
+        data_text = str(settings.database)
+        extra = settings.store_url() if settings.store else None
+        if extra is not None and not (extra.kind == "sqlite" and extra.path == settings.database):
+            # A recorder of its own, with its own spool: a slow InfluxDB never
+            # holds back the SQLite copy the dashboard reads.
+            spool = settings.data_dir / "spool-store"
+            running.append(Recorder(broker, open_store(extra), qos=qos, spool=spool,
+                                    client_id=_recorder_id(spool) if settings.broker else None).start())
+            data_text += f" and {extra}"
         dashboard = DashboardServer(SQLiteStore(settings.database), settings.http_host, settings.http_port)
         city_text = "off (--no-sim)"
         if not args.no_sim:
@@ -157,7 +172,7 @@ def cmd_up(args: argparse.Namespace, settings: Settings) -> int:
             f"  dashboard    {dashboard.url}\n"
             f"  MQTT broker  {broker_text}\n"
             f"  city         {city_text}\n"
-            f"  data         {settings.database}\n"
+            f"  data         {data_text}\n"
             f"Press Ctrl-C to stop.",
             flush=True,
         )
@@ -170,18 +185,30 @@ def cmd_up(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_record(args: argparse.Namespace, settings: Settings) -> int:
     from citylab.recorder import Recorder
-    from citylab.stores import SQLiteStore
+    from citylab.stores import StoreURL, open_store
 
     broker = settings.broker_address()
-    database = args.db or settings.database
+    url = StoreURL("sqlite", path=args.db) if args.db and not settings.store else settings.store_url()
+    store = open_store(url)
     stop = stop_on_signals()
-    recorder = Recorder(broker, SQLiteStore(database)).start()
-    print(f"recording {broker.url} into {database}; Ctrl-C to stop", flush=True)
+    # A fixed client id and a spool on disk: the broker keeps our session while
+    # we restart, and what we acknowledged is on disk until it is stored.
+    recorder = Recorder(broker, store, spool=settings.spool_dir, client_id=_recorder_id(settings.spool_dir)).start()
+    print(f"recording {broker.url} into {url} (spool {settings.spool_dir}); Ctrl-C to stop", flush=True)
     try:
         _report_progress(recorder, stop)
     finally:
-        recorder.stop()
+        recorder.stop(timeout=10.0)
     return 0
+
+
+def _recorder_id(spool: Path) -> str:
+    """The same MQTT client id every time a recorder uses this spool, on this computer."""
+    import hashlib
+    import socket
+
+    digest = hashlib.sha1(str(spool.resolve()).encode()).hexdigest()[:10]
+    return f"citylab-recorder-{socket.gethostname()[:20]}-{digest}"
 
 
 def cmd_grade(args: argparse.Namespace, settings: Settings) -> int:

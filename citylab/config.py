@@ -14,6 +14,7 @@ from typing import Any, Mapping
 
 from citylab.errors import ConfigError
 from citylab.mqtt import BrokerAddress
+from citylab.stores.url import StoreURL
 
 
 def default_data_dir(env: Mapping[str, str]) -> Path:
@@ -35,6 +36,8 @@ class Settings:
     site: str = "demo"
     seed: int = 1
     speed: float = 1.0
+    store: str | None = None  # a store URL (citylab.stores.url); None: SQLite in data_dir
+    influx_token: str | None = None  # for a v2 store URL without ?token=
 
     @property
     def database(self) -> Path:
@@ -43,6 +46,17 @@ class Settings:
     @property
     def gradebook(self) -> Path:
         return self.data_dir / "gradebook.sqlite"
+
+    def store_url(self) -> StoreURL:
+        """Where the recorder writes: the ``store`` URL, or the SQLite file in ``data_dir``."""
+        if self.store:
+            return StoreURL.parse(self.store, token=self.influx_token)
+        return StoreURL("sqlite", path=self.database)
+
+    @property
+    def spool_dir(self) -> Path:
+        """The recorder's disk spool (messages received but not yet stored)."""
+        return self.data_dir / "spool"
 
     def broker_address(self) -> BrokerAddress:
         """The external broker's address, or where the embedded one will listen."""
@@ -62,6 +76,8 @@ ENVIRONMENT = {
     "CITYLAB_SITE": ("site", str),
     "CITYLAB_SEED": ("seed", int),
     "CITYLAB_SPEED": ("speed", float),
+    "CITYLAB_STORE": ("store", str),
+    "CITYLAB_INFLUX_TOKEN": ("influx_token", str),
 }
 
 
@@ -86,4 +102,6 @@ def load_settings(options: Mapping[str, Any], env: Mapping[str, str] | None = No
         raise ConfigError(f"speed {settings.speed} must be 0 (as fast as possible) or more")
     if settings.broker:
         settings.broker_address()  # refuse a malformed URL now, not at connect time
+    if settings.store:
+        settings.store_url()
     return settings

@@ -1,8 +1,10 @@
 """Build the dashboard app around a store: ``create_app(store)``.
 
-The app only reads. Errors reach the client as ``{"detail": "a sentence"}``:
-a bad query parameter is a 422 that names the parameter, an unknown device a
-404, a store that cannot be read a 503; never a 500 with a traceback.
+The app reads the store and the gradebook; the only thing it starts is a
+grading run, on request. Errors reach the client as ``{"detail": "a
+sentence"}``: a bad query parameter is a 422 that names the parameter, an
+unknown device, lab or run a 404, a store that cannot be read a 503; never a
+500 with a traceback.
 
 /docs and /redoc are off: FastAPI's pages load Swagger UI and ReDoc from a
 CDN, and nothing here may reach the internet. /openapi.json stays.
@@ -20,27 +22,58 @@ from fastapi.staticfiles import StaticFiles
 
 import citylab
 from citylab.errors import StoreError
+from citylab.mqtt import BrokerAddress
 from citylab.stores import SQLiteStore
-from dashboard.deps import LiveSettings
-from dashboard.routes import dead_letters, devices, health, live, pages
+from dashboard.citymap import try_load_map
+from dashboard.deps import CitySettings, LiveSettings
+from dashboard.grades import GradesReader
+from dashboard.live_hub import LiveHub
+from dashboard.routes import city as city_routes
+from dashboard.routes import dead_letters, devices, gradebook, health, labs, live, pages, runs
+from dashboard.runs import GradingRuns
 
 STATIC_DIR = Path(__file__).parent / "static"
+DEFAULT_CITY = "default"
 
 
-def create_app(store: SQLiteStore, *, poll_seconds: float = 0.5) -> FastAPI:
-    """A dashboard app reading ``store``; ``poll_seconds`` paces the live stream."""
+def create_app(
+    store: SQLiteStore,
+    *,
+    poll_seconds: float = 0.025,
+    city: Any = DEFAULT_CITY,
+    site: str = "demo",
+    gradebook_path: Path | str | None = None,
+    broker: BrokerAddress | None = None,
+    grader: Any = None,
+) -> FastAPI:
+    """A dashboard app reading ``store``.
+
+    ``city``: a city name, a path or a loaded ``City`` for the map (None: no map);
+    ``site``: the site the city's devices publish under;
+    ``gradebook_path``: where gradings go (default: ``gradebook.sqlite`` beside the store);
+    ``broker``: grade against this broker instead of an embedded one per grading;
+    ``poll_seconds`` paces the live stream; ``grader`` replaces ``labs.grade`` (tests).
+    """
     app = FastAPI(
         title="citylab dashboard",
         version=citylab.__version__,
-        description="Read-only API over a citylab store: devices, readings, dead letters, live events.",
+        description="The citylab dashboard's API: the city map, devices and their readings, dead letters, "
+        "live events (Server-Sent Events), labs, grading runs and the gradebook.",
         docs_url=None,
         redoc_url=None,
     )
+    live_settings = LiveSettings(poll_seconds=poll_seconds)
+    gradebook_file = Path(gradebook_path) if gradebook_path else store.path.parent / "gradebook.sqlite"
     app.state.store = store
-    app.state.live = LiveSettings(poll_seconds=poll_seconds)
+    app.state.live = live_settings
+    app.state.hub = LiveHub(store, poll_seconds, live_settings.stopping.is_set)
+    city_map, problem = try_load_map(city)
+    app.state.city = CitySettings(map=city_map, site=site, problem=problem)
+    app.state.grades = GradesReader(gradebook_file)
+    app.state.runs = GradingRuns(gradebook_file, grader=grader, broker=broker)
     app.add_exception_handler(RequestValidationError, _invalid_request)
     app.add_exception_handler(StoreError, _store_error)
-    for module in (pages, health, devices, dead_letters, live):
+    for module in (pages, health, city_routes, devices, dead_letters, live, labs, runs, gradebook):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     return app
@@ -58,11 +91,14 @@ async def _invalid_request(request: Request, exc: Exception) -> JSONResponse:
 
 def _sentence(error: dict[str, Any]) -> str:
     loc = [str(part) for part in error.get("loc", ())]
-    where = {"query": "query parameter", "path": "path parameter"}.get(loc[0], loc[0]) if loc else "request"
+    where = {"query": "query parameter", "path": "path parameter", "body": "request body"}.get(loc[0], loc[0]) \
+        if loc else "request"
     name = loc[-1] if len(loc) > 1 else ""
     message = str(error.get("msg", "is not valid"))
     message = message[:1].lower() + message[1:]
     got = f" (got {error['input']!r})" if "input" in error and error["input"] is not None else ""
+    if len(got) > 120:
+        got = got[:117] + "...)"
     return f"{where} '{name}': {message}{got}"
 
 

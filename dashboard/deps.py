@@ -1,7 +1,7 @@
 """Typed dependencies: what a route may ask for, all hanging off ``app.state``.
 
 There is no module-level state: two apps built by ``create_app`` in one
-process never share a store or a shutdown flag.
+process never share a store, a hub, a city or a grading queue.
 """
 
 from __future__ import annotations
@@ -10,21 +10,33 @@ import threading
 from dataclasses import dataclass, field
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, HTTPException, Request
 
 from citylab.stores import SQLiteStore
+from dashboard.citymap import CityMap
+from dashboard.grades import GradesReader
+from dashboard.live_hub import LiveHub
+from dashboard.runs import GradingRuns
 
 
 @dataclass
 class LiveSettings:
     """How the Server-Sent Events stream polls the store, and when it must stop."""
 
-    poll_seconds: float = 0.5
+    poll_seconds: float = 0.025
     heartbeat_seconds: float = 15.0
-    batch: int = 1000
     # Set by DashboardServer.stop() so open streams end before uvicorn's
     # graceful-shutdown timeout, instead of being cancelled by it.
     stopping: threading.Event = field(default_factory=threading.Event)
+
+
+@dataclass(frozen=True)
+class CitySettings:
+    """The city the map draws (None: started without one) and the site its devices publish under."""
+
+    map: CityMap | None
+    site: str
+    problem: str = ""  # why there is no map
 
 
 def get_store(request: Request) -> SQLiteStore:
@@ -35,5 +47,28 @@ def get_live(request: Request) -> LiveSettings:
     return request.app.state.live
 
 
+def get_hub(request: Request) -> LiveHub:
+    return request.app.state.hub
+
+
+def get_city(request: Request) -> CitySettings:
+    return request.app.state.city
+
+
+def get_runs(request: Request) -> GradingRuns:
+    return request.app.state.runs
+
+
+def get_grades(request: Request) -> GradesReader:
+    reader: GradesReader | None = request.app.state.grades
+    if reader is None:
+        raise HTTPException(status_code=404, detail="this dashboard was started without a gradebook")
+    return reader
+
+
 StoreDep = Annotated[SQLiteStore, Depends(get_store)]
 LiveDep = Annotated[LiveSettings, Depends(get_live)]
+HubDep = Annotated[LiveHub, Depends(get_hub)]
+CityDep = Annotated[CitySettings, Depends(get_city)]
+RunsDep = Annotated[GradingRuns, Depends(get_runs)]
+GradesDep = Annotated[GradesReader, Depends(get_grades)]

@@ -56,3 +56,153 @@ class Health(BaseModel):
 
     ok: bool
     counts: dict[str, int]
+
+
+class StatusChange(BaseModel):
+    """A device said online or offline (offline is often its last will, sent by the broker)."""
+
+    status: str
+    received: float
+
+
+class SeriesPoint(BaseModel):
+    """One bucket of a chart: the mean and extremes of the readings in it."""
+
+    time: float
+    mean: float
+    min: float
+    max: float
+    n: int
+
+
+class Series(BaseModel):
+    """A quantity's history over [start, end], in at most ``points`` buckets."""
+
+    name: str
+    unit: str
+    start: float
+    end: float
+    points: list[SeriesPoint]
+
+
+class DistrictOut(BaseModel):
+    name: str
+    devices: int
+    centre: list[float]
+    outline: list[list[float]]
+
+
+class CityOut(BaseModel):
+    """The city the map draws: positions in metres east (x) and north (y) of its centre.
+
+    ``devices`` is columnar (one list per field, same order) so 10,000 devices stay a small download.
+    """
+
+    name: str
+    description: str
+    site: str
+    latitude: float
+    longitude: float
+    bounds: dict[str, float]
+    districts: list[DistrictOut]
+    types: list[str]
+    devices: dict[str, list[str | float]]
+    events: list[dict[str, str | int | float | bool | list[str] | None]]
+    injected: list[dict[str, str | int | float | bool | list[str] | None]]
+    epoch: float | None
+
+
+class LabSummary(BaseModel):
+    """A lab in the catalogue."""
+
+    id: str
+    number: str
+    title: str
+    summary: str
+    level: str
+    duration_minutes: int
+    targets: list[str]
+    competences: list[str]
+    window_seconds: float
+    device: str
+
+
+class LabDetail(LabSummary):
+    """A lab with its instructions, as markdown and as HTML for the page."""
+
+    instructions: str
+    instructions_html: str
+    has_reference: bool
+
+
+class RunRequest(BaseModel):
+    """Start a grading: ``source`` is the trainee's program, or ``reference`` grades the lab's own solution."""
+
+    site: str
+    source: str | None = None
+    filename: str = "device.py"
+    reference: bool = False
+
+
+class CheckOut(BaseModel):
+    name: str
+    title: str
+    points: int
+    max_points: int
+    passed: bool
+    feedback: str
+
+
+class RunOut(BaseModel):
+    """A grading started from the page: queued, running, done or failed, with its progress and result."""
+
+    id: int
+    lab_id: str
+    site: str
+    solution_name: str
+    state: str
+    progress: list[str]
+    result: dict[str, object] | None
+    error: str | None
+    grade_id: int | None
+    created: float
+    finished: float | None
+
+
+class GradeSummary(BaseModel):
+    """One grading in the gradebook."""
+
+    id: int
+    site: str
+    lab_id: str
+    target: str
+    score: int
+    max_score: int
+    passed: bool
+    started: str
+    duration_s: float
+
+
+class GradeDetail(GradeSummary):
+    """One grading with every check, its feedback and the program's output."""
+
+    result: dict[str, object]
+
+
+class MatrixCell(BaseModel):
+    site: str
+    lab_id: str
+    best: int
+    max_score: int
+    attempts: int
+    last_id: int
+    last: str
+    passed: bool
+
+
+class Matrix(BaseModel):
+    """Best score per trainee (site) and lab."""
+
+    sites: list[str]
+    labs: list[str]
+    cells: list[MatrixCell]

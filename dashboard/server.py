@@ -11,6 +11,7 @@ import socket
 import threading
 import time
 from types import TracebackType
+from typing import Any
 
 import uvicorn
 
@@ -23,13 +24,15 @@ from dashboard.app import create_app
 class DashboardServer:
     """The dashboard over ``store`` on ``http://host:port/``, served from a thread.
 
-    ``port=0`` picks a free port; ``url`` tells which once started.
+    ``port=0`` picks a free port; ``url`` tells which once started. Keyword
+    options go to ``create_app`` (``city``, ``site``, ``gradebook_path``,
+    ``broker``, ``poll_seconds``).
     """
 
-    def __init__(self, store: SQLiteStore, host: str = "127.0.0.1", port: int = 8000) -> None:
+    def __init__(self, store: SQLiteStore, host: str = "127.0.0.1", port: int = 8000, **app_options: Any) -> None:
         self.host = host
         self.port = port
-        self.app = create_app(store)
+        self.app = create_app(store, **app_options)
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
         self._error: BaseException | None = None
@@ -88,6 +91,7 @@ class DashboardServer:
     def stop(self, timeout: float = 3.0) -> None:
         """Stop serving: end live streams, let uvicorn shut down, join its thread."""
         self.app.state.live.stopping.set()
+        self.app.state.runs.shutdown()
         if self._server is not None:
             self._server.should_exit = True
         if self._thread is not None:

@@ -168,7 +168,10 @@ def test_a_store_that_cannot_be_read_is_503_not_500(tmp_path: Path) -> None:
 def test_openapi_is_served_and_the_cdn_docs_are_off(client: TestClient) -> None:
     paths = client.get("/openapi.json").json()["paths"]
     assert {"/api/health", "/api/devices", "/api/devices/{site}/{device}/readings", "/api/dead-letters",
-            "/api/live"} <= set(paths)
+            "/api/live", "/api/city", "/api/labs", "/api/labs/{lab_id}", "/api/labs/{lab_id}/runs", "/api/runs/{run_id}",
+            "/api/gradebook/matrix", "/api/gradebook/grades", "/api/gradebook/grades/{grade_id}",
+            "/api/gradebook/export.csv", "/api/devices/{site}/{device}/series",
+            "/api/devices/{site}/{device}/statuses"} <= set(paths)
     assert client.get("/docs").status_code == 404
     assert client.get("/redoc").status_code == 404
 
@@ -181,14 +184,40 @@ def test_the_page_and_every_asset_it_references_load(client: TestClient) -> None
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/html")
     assert "default-src 'self'" in response.headers["content-security-policy"]
-    assets = re.findall(r'(?:src|href)="([^"#]+)"', response.text)
+    assets = re.findall(r'(?:src|href)="(static/[^"#]+)"', response.text)
     assert {"static/app.js", "static/app.css"} <= set(assets)
     for asset in assets:
         assert client.get("/" + asset).status_code == 200, asset
     assert client.get("/static/app.js").headers["content-type"].startswith(("text/javascript", "application/javascript"))
 
 
-@pytest.mark.parametrize("name", ["index.html", "app.js", "app.css"])
+def test_every_module_the_page_imports_is_served(client: TestClient) -> None:
+    # ES modules import each other by relative path: a typo is a blank page, so follow every import.
+    seen: set[str] = set()
+    todo = ["static/app.js"]
+    while todo:
+        path = todo.pop()
+        if path in seen:
+            continue
+        seen.add(path)
+        response = client.get("/" + path)
+        assert response.status_code == 200, path
+        folder = path.rsplit("/", 1)[0]
+        for target in re.findall(r'from "(\.{1,2}/[^"]+)"', response.text):
+            parts = folder.split("/")
+            for piece in target.split("/"):
+                if piece == "..":
+                    parts.pop()
+                elif piece != ".":
+                    parts.append(piece)
+            todo.append("/".join(parts))
+    assert {"static/js/strings.js", "static/js/map.js", "static/js/charts.js", "static/js/pages/labs.js"} <= seen
+
+
+STATIC_FILES = sorted(str(p.relative_to(STATIC)) for p in STATIC.rglob("*") if p.suffix in {".html", ".js", ".css", ".svg"})
+
+
+@pytest.mark.parametrize("name", STATIC_FILES)
 def test_nothing_is_loaded_from_the_internet(name: str) -> None:
     text = (STATIC / name).read_text()
     # The SVG namespace is an XML name that no browser fetches; nothing else may be absolute.
@@ -197,11 +226,16 @@ def test_nothing_is_loaded_from_the_internet(name: str) -> None:
     assert "@import" not in text and "@font-face" not in text
 
 
-def test_user_facing_strings_live_in_one_object() -> None:
-    script = (STATIC / "app.js").read_text()
-    assert "const STRINGS = {" in script
-    for key in re.findall(r'data-text="(\w+)"', (STATIC / "index.html").read_text()):
-        assert re.search(rf"\b{key}:", script), f"STRINGS has no {key!r}"
+def test_user_facing_strings_live_in_one_module() -> None:
+    strings = (STATIC / "js" / "strings.js").read_text()
+    assert "export const STRINGS = {" in strings
+    for key in re.findall(r'data-text="([\w.]+)"', (STATIC / "index.html").read_text()):
+        assert re.search(rf"\b{key.split('.')[-1]}:", strings), f"STRINGS has no {key!r}"
+    # Every STRINGS.x a page uses exists (a missing one would show "undefined").
+    top = set(re.findall(r"^  (\w+):", strings, re.M))
+    for module in (STATIC / "js").rglob("*.js"):
+        for used in re.findall(r"STRINGS\.(\w+)", module.read_text()):
+            assert used in top, f"{module.name} uses STRINGS.{used}, which strings.js does not define"
 
 
 # --- live stream and server -----------------------------------------------------------

@@ -66,13 +66,18 @@ def one_device_city(device_toml: str, latitude: float = 40.64) -> City:
 # --- the city file --------------------------------------------------------------
 
 
-def test_default_city_is_small_and_mixed() -> None:
+def test_default_city_is_small_mixed_and_lively() -> None:
     city = load_city("default")
     kinds = [d.type for d in city.devices]
-    assert 8 <= len(kinds) <= 12
+    assert 12 <= len(kinds) <= 20
     assert kinds.count("weather") == 2
     assert 3 <= kinds.count("air_quality") <= 4
     assert 4 <= kinds.count("streetlight") <= 6
+    # Every device type of the simulator is on show in the city `citylab up` runs.
+    assert set(kinds) == {"weather", "air_quality", "streetlight", "noise", "traffic", "parking", "waste_bin",
+                          "energy_meter"}
+    # A trainee watching the dashboard sees every device move within 15 s.
+    assert all(5 <= d.interval <= 15 for d in city.devices)
     assert 2 <= len(city.districts) <= 3
     # x/y are metres from the centre: every device lies within 2 km of it.
     for device in city.devices:
@@ -89,7 +94,7 @@ HEADER = 'name = "Broken"\nlatitude = 40.6\nlongitude = 22.9\n'
         pytest.param(HEADER + 'epoch = \n[[devices]]\n', ["broken.toml", "not valid TOML", "line 4"], id="bad-toml"),
         pytest.param(
             HEADER + "[[devices]]\n" + GOOD_DEVICE + "[[devices]]\n" + GOOD_DEVICE.replace('"streetlight"', '"lamp"').replace("lamp-01", "lamp-02"),
-            ["broken.toml", "devices[1].type 'lamp' is not one of weather, air_quality, streetlight"],
+            ["broken.toml", "devices[1].type 'lamp' is not one of weather, air_quality, streetlight, noise, traffic"],
             id="unknown-type",
         ),
         pytest.param(
@@ -172,7 +177,7 @@ def test_same_seed_same_bytes_other_seed_other_bytes() -> None:
 # sha256 of everything the default city publishes in its first simulated hour, seed 1,
 # from midsummer midnight. If you changed a model on purpose, replace it with the new
 # digest the failure prints; if you did not, you made the simulator unreproducible.
-GOLDEN_HOUR = "15e7827bfd7fe6cf64376bbc11854c400a332d6fb00858bcf526ca4bac4a5b37"
+GOLDEN_HOUR = "63d17ecafeb80f9cf03f9a654183d8279321fb370b0b25f5656c8ee4ec14a21a"
 
 
 def test_seeded_run_matches_the_stored_output() -> None:
@@ -284,7 +289,7 @@ def test_traffic_pollution_peaks_at_rush_hour_and_ozone_in_the_afternoon() -> No
 # --- the streetlight actuator -----------------------------------------------------
 
 
-def test_streetlight_obeys_dim_and_off_and_ignores_bad_commands(caplog: pytest.LogCaptureFixture) -> None:
+def test_streetlight_obeys_dim_and_off_and_refuses_bad_commands(caplog: pytest.LogCaptureFixture) -> None:
     city = one_device_city('id = "lamp-1"\ntype = "streetlight"\ninterval = 60\nrated_power_w = 200\n')
     out: list[Message] = []
     simulation = Simulation(city, "demo", 1, 0, lambda t, p, r: out.append((t, p, r)), epoch=ATHENS_MIDSUMMER)
@@ -317,10 +322,17 @@ def test_streetlight_obeys_dim_and_off_and_ignores_bad_commands(caplog: pytest.L
 
     states = [(t, p, r) for t, p, r in out if t.endswith("/state")]
     assert all(retain for _, _, retain in states)
-    # At start, after dim 50 and after off: the four bad commands and the repeat changed nothing.
-    assert [dict((r.name, r.value) for r in validate_message(t, p).readings) for t, p, _ in states] == [
-        {"dim": 100.0, "on": True}, {"dim": 50.0, "on": True}, {"dim": 50.0, "on": False},
+    # At start, after dim 50, four refusals (the state kept, with the reason), and after off;
+    # the repeated dim 50 changed nothing, so it published nothing.
+    seen = [dict((r.name, r.value) for r in validate_message(t, p).readings) for t, p, _ in states]
+    assert [{k: v for k, v in state.items() if k != "error"} for state in seen] == [
+        {"dim": 100.0, "on": True}, *[{"dim": 50.0, "on": True}] * 5, {"dim": 50.0, "on": False},
     ]
+    errors = [state.get("error") for state in seen]
+    assert errors[0] is None and errors[1] is None and errors[-1] is None
+    assert "'dim' is 150, outside 0 to 100" in errors[2]
+    assert "no setting 'brightness'" in errors[3]
+    assert "'on' must be true or false" in errors[5]
     warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
     assert len(warnings) == 4 and all("lamp-1" in w for w in warnings)
     assert any("'dim' is 150" in w for w in warnings)

@@ -1,9 +1,14 @@
 """Where the recorder writes and graders and the dashboard read.
 
-SQLite is the embedded default (``citylab.stores.sqlite``); InfluxDB joins it
-in its own module with the same reading interface.
+- ``sqlite``: the embedded default (readings, statuses, commands, dead letters);
+- ``influx_v1`` / ``influx_v2``: InfluxDB 1.x and 2.x/3.x, the schema in ``influx_schema``;
+- ``reading``: the interface they share (``Store``, ``ReadingStore``, ``MultiStore``);
+- ``spool``: the disk journal the recorder writes before it acknowledges a message;
+- ``url``: a store named by a URL (``open_store``).
 """
 
+from citylab.stores.reading import MultiStore, ReadingStore, Store
 from citylab.stores.sqlite import Batch, DeadLetter, SQLiteStore
+from citylab.stores.url import StoreURL, open_store
 
-__all__ = ["Batch", "DeadLetter", "SQLiteStore"]
+__all__ = ["Batch", "DeadLetter", "MultiStore", "ReadingStore", "SQLiteStore", "Store", "StoreURL", "open_store"]

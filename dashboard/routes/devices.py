@@ -1,18 +1,21 @@
-"""GET /api/devices, one device, and its readings over a time range."""
+"""GET /api/devices, one device, its readings, its chart series and its status history."""
 
 from __future__ import annotations
 
+import time
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, HTTPException, Query
 
 from citylab.stores import SQLiteStore
 from dashboard.deps import StoreDep
-from dashboard.models import Device, ReadingOut
+from dashboard.models import Device, ReadingOut, Series, StatusChange
+from dashboard.series import bucket
 
 router = APIRouter(prefix="/api/devices", tags=["devices"])
 
 MAX_LIMIT = 100_000
+MAX_SERIES_READINGS = 200_000
 
 Time = Annotated[float | None, Query(allow_inf_nan=False, description="Unix seconds")]
 
@@ -41,13 +44,54 @@ def get_readings(
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 1000,
 ) -> list[dict[str, Any]]:
     """A device's readings between ``start`` and ``end``, oldest first; the newest ``limit`` of them."""
+    _check_range(start, end)
+    _find(store, site, device)
+    return store.readings(site, device, start=start, end=end, name=name or None, channel=channel, limit=limit)
+
+
+@router.get("/{site}/{device}/series", response_model=Series)
+def get_series(
+    store: StoreDep,
+    site: str,
+    device: str,
+    name: str,
+    seconds: Annotated[float, Query(gt=0, le=7 * 86_400, allow_inf_nan=False,
+                                    description="how far back from end")] = 3600,
+    end: Time = None,
+    channel: Literal["telemetry", "state"] = "telemetry",
+    points: Annotated[int, Query(ge=2, le=2000)] = 300,
+) -> dict[str, Any]:
+    """One quantity over the last ``seconds`` before ``end`` (default: its newest reading), for a chart."""
+    found = _find(store, site, device)
+    latest = found[channel].get(name)
+    if latest is None:
+        known = ", ".join(sorted(found[channel])) or "none yet"
+        raise HTTPException(status_code=404, detail=f"device '{device}' has no {channel} quantity '{name}' "
+                                                    f"(it has: {known})")
+    stop = end if end is not None else max(latest["time"], 0.0) or time.time()
+    start = stop - seconds
+    rows = store.readings(site, device, start=start, end=stop, name=name, channel=channel,
+                          limit=MAX_SERIES_READINGS)
+    return {"name": name, "unit": latest["unit"], "start": start, "end": stop,
+            "points": bucket(rows, start, stop, points)}
+
+
+@router.get("/{site}/{device}/statuses", response_model=list[StatusChange])
+def get_statuses(
+    store: StoreDep, site: str, device: str, limit: Annotated[int, Query(ge=1, le=10_000)] = 100,
+) -> list[dict[str, Any]]:
+    """The device's online/offline changes, newest first (offline is usually its last will)."""
+    _find(store, site, device)
+    rows = store.statuses(site, device)
+    return [{"status": r["status"], "received": r["received"]} for r in reversed(rows[-limit:])]
+
+
+def _check_range(start: float | None, end: float | None) -> None:
     if start is not None and end is not None and start > end:
         raise HTTPException(
             status_code=422,
             detail=f"start ({start:g}) is after end ({end:g}): give a start before the end, in Unix seconds",
         )
-    _find(store, site, device)
-    return store.readings(site, device, start=start, end=end, name=name or None, channel=channel, limit=limit)
 
 
 def _find(store: SQLiteStore, site: str, device: str) -> dict[str, Any]:

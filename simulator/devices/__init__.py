@@ -1,8 +1,8 @@
 """Device models, one module each; ``DEVICE_TYPES`` maps a city file's ``type`` to its class.
 
-Adding a model: a module with a ``Device`` (or ``Actuator``) subclass that sets
-``kind`` and ``PARAMS`` and overrides ``read`` (and ``apply``/``state``), and
-one row below.
+Adding a model: a module with a ``Model`` (or ``ActuatorModel``) subclass that
+sets ``kind``, ``PARAMS`` and ``QUANTITIES`` and overrides ``step`` (and
+``apply``/``state_values``), and one entry below.
 """
 
 from __future__ import annotations
@@ -11,13 +11,19 @@ from types import MappingProxyType
 from typing import Mapping
 
 from simulator.devices.air_quality import AirQuality
-from simulator.devices.base import Actuator, Device, Param, Row
+from simulator.devices.base import ActuatorModel, Model, Param, Quantity, Row
+from simulator.devices.energy_meter import EnergyMeter
+from simulator.devices.noise import Noise
+from simulator.devices.parking import Parking
 from simulator.devices.streetlight import Streetlight
+from simulator.devices.traffic import TrafficSignal
+from simulator.devices.waste_bin import WasteBin
 from simulator.devices.weather import Weather
 
 # Read-only, so the registry cannot become hidden shared state between runs.
-DEVICE_TYPES: Mapping[str, type[Device]] = MappingProxyType(
-    {cls.kind: cls for cls in (Weather, AirQuality, Streetlight)}
+DEVICE_TYPES: Mapping[str, type[Model]] = MappingProxyType(
+    {cls.kind: cls for cls in (Weather, AirQuality, Streetlight, Noise, TrafficSignal, Parking, WasteBin, EnergyMeter)}
 )
 
-__all__ = ["Actuator", "AirQuality", "DEVICE_TYPES", "Device", "Param", "Row", "Streetlight", "Weather"]
+__all__ = ["ActuatorModel", "AirQuality", "DEVICE_TYPES", "EnergyMeter", "Model", "Noise", "Param", "Parking",
+           "Quantity", "Row", "Streetlight", "TrafficSignal", "WasteBin", "Weather"]

@@ -1,27 +1,25 @@
 """A weather station: temperature, relative humidity and illuminance.
 
 - temperature: an annual cycle plus a daily one, coldest near dawn and warmest
-  mid-afternoon (solar time), a slow weather anomaly lasting days, and sensor
-  noise. Clouds flatten the daily swing.
+  mid-afternoon (solar time), a slow weather anomaly lasting days. Clouds
+  flatten the daily swing.
 - humidity: moves against the daily temperature swing (the same air holds the
   same water, warmer air is relatively drier), up under clouds.
-- illuminance: clear-sky daylight from the sun's elevation at the station's
-  place and the simulated instant, dimmed by a slowly varying cloud cover.
+- illuminance: clear-sky daylight from the sun's elevation at the city's
+  place and the simulated instant, dimmed by a slowly varying cloud cover
+  (Kasten and Czeplak's transmission, overcast lets a quarter through).
 """
 
 from __future__ import annotations
 
 import math
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING
 
 import numpy as np
 
-from simulator.devices.base import Device, Param, Row, ou_step
-from simulator.sun import clear_sky_illuminance, solar_elevation, solar_time_hours
-
-if TYPE_CHECKING:
-    from simulator.city import City, DeviceSpec
+from simulator.devices.base import Model, Param, Quantity, ou_step
+from simulator.sun import solar_time_hours
+from simulator.world import World
 
 # Solar hours of the daily minimum (about dawn) and maximum (mid-afternoon).
 COLDEST_HOUR = 5.5
@@ -36,8 +34,8 @@ WARMEST_DAY = 200
 RH_PER_CEL = 3.0
 
 
-class Weather(Device):
-    """A weather station reading temperature (Cel), humidity (%RH) and illuminance (lx)."""
+class Weather(Model):
+    """Weather stations reading temperature (Cel), humidity (%RH) and illuminance (lx)."""
 
     kind = "weather"
     PARAMS = (
@@ -47,61 +45,48 @@ class Weather(Device):
         Param("humidity_mean", 65.0, 5, 100, "mean relative humidity, %RH"),
         Param("cloudiness", 0.3, 0, 1, "typical cloud cover, 0 clear sky to 1 overcast"),
     )
+    QUANTITIES = (
+        Quantity("temperature", "Cel", -40, 60, 0.01, noise=0.1),
+        Quantity("humidity", "%RH", 0, 100, 0.1, noise=0.5),
+        Quantity("illuminance", "lx", 0, 200_000, 1, noise=0.0),
+    )
 
-    def __init__(self, spec: "DeviceSpec", city: "City") -> None:
-        super().__init__(spec, city)
-        self._last: float | None = None
-        self._temperature_anomaly: float | None = None
-        self._cloud: float | None = None
-        self._moisture: float | None = None
+    def __init__(self, specs, city) -> None:  # type: ignore[no-untyped-def]
+        super().__init__(specs, city)
+        self._anomaly: np.ndarray | None = None
+        self._cloud: np.ndarray | None = None
+        self._moisture: np.ndarray | None = None
 
-    def read(self, now: float, rng: np.random.Generator) -> list[Row]:
-        p = self.params
-        dt = 0.0 if self._last is None else now - self._last
-        self._last = now
-        self._temperature_anomaly = ou_step(self._temperature_anomaly, dt, TEMPERATURE_TAU, rng)
-        self._cloud = ou_step(self._cloud, dt, CLOUD_TAU, rng)
-        self._moisture = ou_step(self._moisture, dt, MOISTURE_TAU, rng)
-
+    def step(self, now: float, dt: float, rng: np.random.Generator, world: World) -> np.ndarray:
+        p, n = self.p, self.n
+        c = world.at(now)
+        self._anomaly = ou_step(self._anomaly, dt, TEMPERATURE_TAU, rng, n)
+        self._cloud = ou_step(self._cloud, dt, CLOUD_TAU, rng, n)
+        self._moisture = ou_step(self._moisture, dt, MOISTURE_TAU, rng, n)
         cover = cloud_cover(p["cloudiness"], self._cloud)
         # Clouds keep the day cooler and the night warmer: a smaller swing.
         swing = p["temp_daily_range"] / 2 * (1 - 0.5 * cover) * daily_shape(
-            solar_time_hours(now, self.spec.longitude)
-        )
-        temperature = (
-            p["temp_mean"]
-            + p["temp_seasonal"] * seasonal_shape(now, self.spec.latitude)
-            + swing
-            + 1.5 * self._temperature_anomaly
-            + 0.1 * rng.standard_normal()
-        )
-        humidity = (
-            p["humidity_mean"]
-            - RH_PER_CEL * swing
-            + 15 * (cover - p["cloudiness"])
-            + 5 * self._moisture
-            + 0.5 * rng.standard_normal()
-        )
-        elevation = solar_elevation(now, self.spec.latitude, self.spec.longitude)
-        # Kasten and Czeplak's cloud transmission: overcast lets through a quarter.
-        light = clear_sky_illuminance(elevation) * (1 - 0.75 * cover**3.4)
-        light *= 1 + 0.02 * rng.standard_normal()
-        return [
-            ("temperature", "Cel", round(float(temperature), 2)),
-            ("humidity", "%RH", round(float(min(100.0, max(5.0, humidity))), 1)),
-            ("illuminance", "lx", float(round(max(0.0, light)))),
-        ]
+            solar_time_hours(now, self.city.longitude))
+        out = np.empty((n, 3))
+        out[:, 0] = (p["temp_mean"] + p["temp_seasonal"] * seasonal_shape(now, self.city.latitude)
+                     + swing + 1.5 * self._anomaly)
+        out[:, 1] = np.clip(p["humidity_mean"] - RH_PER_CEL * swing + 15 * (cover - p["cloudiness"])
+                            + 5 * self._moisture, 5.0, 100.0)
+        # A 2% flicker of passing clouds; the sensor itself adds no noise to light here.
+        light = c.clear_sky_lx * (1 - 0.75 * cover**3.4) * (1 + 0.02 * rng.standard_normal(n))
+        out[:, 2] = np.maximum(light, 0.0)
+        return out
 
 
-def cloud_cover(cloudiness: float, x: float) -> float:
-    """Cloud cover 0..1 around ``cloudiness``, moved by a unit-normal state ``x``.
+def cloud_cover(cloudiness: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """Cloud cover 0..1 around ``cloudiness``, moved by unit-normal states ``x``.
 
     Logit-normal, so a sky set to 0 or 1 stays exactly clear or overcast.
     """
-    if cloudiness <= 0.0 or cloudiness >= 1.0:
-        return float(cloudiness)
-    logit = math.log(cloudiness / (1 - cloudiness)) + 1.2 * x
-    return 1 / (1 + math.exp(-logit))
+    inside = (cloudiness > 0) & (cloudiness < 1)
+    safe = np.clip(cloudiness, 1e-9, 1 - 1e-9)
+    moved = 1 / (1 + np.exp(-(np.log(safe / (1 - safe)) + 1.2 * x)))
+    return np.where(inside, moved, cloudiness)
 
 
 def daily_shape(solar_hour: float) -> float:

@@ -1,0 +1,225 @@
+"""Readings per second from a real Mosquitto into SQLite and InfluxDB 1.x, the spool's replay rate, and memory.
+
+    /tmp/venv/bin/python bench/recorder_throughput.py [--rate 20000] [--seconds 20] [--outage 60]
+                                                      [--stores sqlite,influx] [--readings-per-pack 4]
+
+A publisher in its own process sends SenML packs (``--readings-per-pack``
+readings each) with QoS 1 at ``--rate`` readings per second; the recorder
+(this process) subscribes with QoS 1, spools, acknowledges and writes.
+Printed per store:
+
+- sustained: readings stored per second while the publisher kept the rate,
+  and whether every one of them was stored (by sequence number);
+- outage (InfluxDB only): influxd stopped for ``--outage`` seconds while
+  publishing at the rate; the recorder's peak memory (RSS) and spool size;
+- replay: readings per second written from the spool once influxd is back.
+
+The machine is shared: run it two or three times and compare.
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.parse
+import urllib.request
+from pathlib import Path
+
+from citylab import contract, mqtt
+from citylab.broker import free_port
+from citylab.mqtt import BrokerAddress
+from citylab.recorder import Recorder
+from citylab.stores import SQLiteStore, StoreURL, open_store
+
+T0 = 1_790_000_000.0
+NAMES = [("temperature", "Cel"), ("humidity", "%RH"), ("illuminance", "lx"), ("pressure", "hPa"),
+         ("seq", "count"), ("noise", "dB"), ("pm10", "ug/m3"), ("pm2_5", "ug/m3")]
+
+
+def publish(url: str, site: str, packs: int, per_pack: int, rate: float, first: int) -> None:
+    """The publisher process: ``packs`` packs at ``rate`` readings/s, numbered from ``first``."""
+    broker = BrokerAddress.parse(url)
+    client = mqtt.make_client("bench-pub")
+    client.max_inflight_messages_set(1000)
+    mqtt.connect(client, broker)
+    mqtt.wait_connected(client, broker)
+    # Packs are built (and checked by the contract) before the clock starts:
+    # the figure is about the recorder, not the publisher.
+    messages = []
+    for n in range(first, first + packs):
+        values = [("seq", "count", n)] + [(name, unit, 20.0 + n % 7) for name, unit in NAMES
+                                          if name != "seq"][:per_pack - 1]
+        device = f"dev-{n % 100:02d}"
+        messages.append((f"citylab/{site}/{device}/telemetry",
+                         contract.build_pack(site, device, values, base_time=T0 + n * 0.01)))
+    start = time.monotonic()
+    per_second = rate / per_pack
+    for i, (topic, pack) in enumerate(messages, start=1):
+        client.publish(topic, pack, qos=1)
+        ahead = i / per_second - (time.monotonic() - start)
+        if ahead > 0.002:
+            time.sleep(ahead)
+    while client._out_messages:  # wait for the broker's PUBACKs
+        time.sleep(0.05)
+    mqtt.stop(client)
+
+
+def start_publisher(broker: BrokerAddress, site: str, packs: int, per_pack: int, rate: float,
+                    first: int = 0) -> multiprocessing.Process:
+    process = multiprocessing.get_context("spawn").Process(
+        target=publish, args=(broker.url, site, packs, per_pack, rate, first), daemon=True)
+    process.start()
+    return process
+
+
+def rss_mib() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+class Influxd:
+    """influxd 1.x on free ports, no authentication, database ``bench``."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder, self.port = folder, free_port()
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "influxdb.conf").write_text(
+            f'reporting-disabled = true\nbind-address = "127.0.0.1:{free_port()}"\n'
+            f'[meta]\n  dir = "{folder}/meta"\n[data]\n  dir = "{folder}/data"\n  wal-dir = "{folder}/wal"\n'
+            f'  query-log-enabled = false\n[http]\n  bind-address = "127.0.0.1:{self.port}"\n  log-enabled = false\n'
+            "[monitor]\n  store-enabled = false\n")
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> "Influxd":
+        binary = shutil.which("influxd") or "/usr/bin/influxd"
+        self.process = subprocess.Popen([binary, "-config", str(self.folder / "influxdb.conf")],
+                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        for _ in range(200):
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{self.port}/ping", timeout=1)
+                break
+            except OSError:
+                time.sleep(0.1)
+        self.query('CREATE DATABASE "bench"')
+        return self
+
+    def query(self, q: str) -> dict:
+        import json
+
+        data = urllib.parse.urlencode({"q": q, "db": "bench"}).encode()
+        return json.loads(urllib.request.urlopen(f"http://127.0.0.1:{self.port}/query", data=data, timeout=60).read())
+
+    def count(self, site: str) -> int:
+        series = self.query(f"SELECT count(seq) FROM /.*/ WHERE site = '{site}'")["results"][0].get("series", [])
+        return int(sum(s["values"][0][1] for s in series))
+
+    def stop(self) -> None:
+        if self.process:
+            self.process.terminate()
+            self.process.wait(20)
+
+
+def run_store(name: str, broker: BrokerAddress, folder: Path, args: argparse.Namespace) -> None:
+    influxd = Influxd(folder / "influx").start() if name == "influx" else None
+    if influxd:
+        store = open_store(StoreURL.parse(f"influx://127.0.0.1:{influxd.port}/bench?api=v1"))
+    else:
+        store = SQLiteStore(folder / "bench.sqlite")
+    site = f"bench-{name}"
+    recorder = Recorder(broker, store, topic_filter=f"citylab/{site}/#", spool=folder / f"spool-{name}",
+                        client_id=f"bench-recorder-{name}").start()
+    per_pack = args.readings_per_pack
+    packs = int(args.rate * args.seconds / per_pack)
+    publisher = start_publisher(broker, site, packs, per_pack, args.rate)
+    while recorder.stats.received == 0:  # the publisher builds its packs first
+        time.sleep(0.01)
+    start = time.monotonic()
+    publisher.join()
+    published_in = time.monotonic() - start
+    while recorder.stats.recorded < packs and time.monotonic() - start < args.seconds * 5 + 60:
+        time.sleep(0.05)
+    elapsed = time.monotonic() - start
+    readings = recorder.stats.recorded * per_pack
+    stored = influxd.count(site) if influxd else len(_sqlite_seqs(folder / "bench.sqlite", site))
+    print(f"  {name:7s} sustained: {readings / elapsed:9.0f} readings/s ({recorder.stats.recorded / elapsed:7.0f} "
+          f"packs/s) over {elapsed:.1f} s; publisher offered {packs * per_pack / published_in:.0f}/s; "
+          f"stored {stored} of {packs} sequence numbers{'' if stored == packs else '  <-- LOST'}", flush=True)
+    if influxd and args.outage:
+        outage(recorder, influxd, broker, site, packs, args)
+    recorder.stop(timeout=30)
+    if influxd:
+        influxd.stop()
+
+
+def outage(recorder: Recorder, influxd: Influxd, broker: BrokerAddress, site: str, first: int,
+           args: argparse.Namespace) -> None:
+    per_pack = args.readings_per_pack
+    packs = int(args.rate * args.outage / per_pack)
+    base = recorder.stats.recorded
+    influxd.stop()
+    before = rss_mib()
+    peak = before
+    publisher = start_publisher(broker, site, packs, per_pack, args.rate, first=first)
+    while publisher.is_alive():
+        peak = max(peak, rss_mib())
+        time.sleep(0.5)
+    spooled = recorder.backlog_bytes()
+    print(f"  influx  outage of {args.outage:.0f} s at {args.rate:.0f} readings/s: recorder RSS {before:.0f} MiB -> "
+          f"peak {peak:.0f} MiB; spool {spooled / 2**20:.0f} MiB on disk; received {recorder.stats.received}",
+          flush=True)
+    start = time.monotonic()
+    influxd.start()
+    while recorder.stats.recorded - base < packs and time.monotonic() - start < 600:
+        time.sleep(0.05)
+    elapsed = time.monotonic() - start
+    done = recorder.stats.recorded - base
+    total = influxd.count(site)
+    print(f"  influx  replay: {done * per_pack / elapsed:9.0f} readings/s ({done} packs in {elapsed:.1f} s, "
+          f"including influxd's start); stored {total} of {first + packs} sequence numbers"
+          f"{'' if total == first + packs else '  <-- LOST'}", flush=True)
+
+
+def _sqlite_seqs(path: Path, site: str) -> set[int]:
+    import sqlite3
+
+    with sqlite3.connect(path) as db:
+        return {int(v) for (v,) in db.execute("SELECT value FROM readings WHERE site=? AND name='seq'", (site,))}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rate", type=float, default=20_000, help="readings per second offered")
+    parser.add_argument("--seconds", type=float, default=20, help="how long to publish at the rate")
+    parser.add_argument("--outage", type=float, default=60, help="seconds influxd is down (0: skip)")
+    parser.add_argument("--readings-per-pack", type=int, default=4)
+    parser.add_argument("--stores", default="sqlite,influx")
+    args = parser.parse_args()
+    binary = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        port = free_port()
+        (folder / "mosquitto.conf").write_text(
+            f"listener {port} 127.0.0.1\nallow_anonymous true\nmax_queued_messages 0\nmax_inflight_messages 100\n")
+        broker_process = subprocess.Popen([binary, "-c", str(folder / "mosquitto.conf")],
+                                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(0.5)
+        print(f"{os.cpu_count()} CPUs; Mosquitto on port {port}; packs of {args.readings_per_pack} readings, QoS 1, "
+              f"offered at {args.rate:.0f} readings/s for {args.seconds:.0f} s", flush=True)
+        try:
+            for name in args.stores.split(","):
+                run_store(name, BrokerAddress("127.0.0.1", port), folder, args)
+        finally:
+            broker_process.terminate()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
