@@ -200,6 +200,8 @@ class Recorder:
             while not self._abandon.is_set():
                 self._retry_pending()
                 items, position = self._gather()
+                # Each round (at least every flush_seconds): bounds what a power cut could take.
+                self.spool.sync()
                 if not items:
                     if self._stopping.is_set():
                         break

@@ -29,7 +29,8 @@ from dashboard.deps import CitySettings, LiveSettings
 from dashboard.grades import GradesReader
 from dashboard.live_hub import LiveHub
 from dashboard.routes import city as city_routes
-from dashboard.routes import dead_letters, devices, gradebook, health, labs, live, pages, runs
+from dashboard.routes import dead_letters, devices, gradebook, health, labs, live, pages, replay, runs
+from dashboard.replay import Replay
 from dashboard.runs import GradingRuns
 
 STATIC_DIR = Path(__file__).parent / "static"
@@ -71,9 +72,10 @@ def create_app(
     app.state.city = CitySettings(map=city_map, site=site, problem=problem)
     app.state.grades = GradesReader(gradebook_file)
     app.state.runs = GradingRuns(gradebook_file, grader=grader, broker=broker)
+    app.state.replay = Replay(store.path)
     app.add_exception_handler(RequestValidationError, _invalid_request)
     app.add_exception_handler(StoreError, _store_error)
-    for module in (pages, health, city_routes, devices, dead_letters, live, labs, runs, gradebook):
+    for module in (pages, health, city_routes, devices, dead_letters, live, labs, runs, gradebook, replay):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     return app

@@ -16,6 +16,7 @@ from citylab.stores import SQLiteStore
 from dashboard.citymap import CityMap
 from dashboard.grades import GradesReader
 from dashboard.live_hub import LiveHub
+from dashboard.replay import Replay
 from dashboard.runs import GradingRuns
 
 
@@ -66,9 +67,14 @@ def get_grades(request: Request) -> GradesReader:
     return reader
 
 
+def get_replay(request: Request) -> Replay:
+    return request.app.state.replay
+
+
 StoreDep = Annotated[SQLiteStore, Depends(get_store)]
 LiveDep = Annotated[LiveSettings, Depends(get_live)]
 HubDep = Annotated[LiveHub, Depends(get_hub)]
 CityDep = Annotated[CitySettings, Depends(get_city)]
 RunsDep = Annotated[GradingRuns, Depends(get_runs)]
 GradesDep = Annotated[GradesReader, Depends(get_grades)]
+ReplayDep = Annotated[Replay, Depends(get_replay)]

@@ -25,12 +25,17 @@ class GradesReader:
     """Every grading in a gradebook file, for the instructor's views."""
 
     def __init__(self, path: Path) -> None:
-        from labs import Gradebook
-
-        Gradebook(path)  # creates the file and its table if they are new
         self.path = Path(path)
+        self._ready = False
 
     def _rows(self, sql: str, params: list[Any]) -> list[sqlite3.Row]:
+        if not self._ready:
+            # Created on first use, not at start: a broken gradebook file must
+            # not stop the dashboard from starting (its pages say 503 instead).
+            from labs import Gradebook
+
+            Gradebook(self.path)  # creates the file and its table if they are new; raises StoreError
+            self._ready = True
         try:
             db = sqlite3.connect(self.path, timeout=30)
             try:

@@ -8,6 +8,20 @@ from pydantic import BaseModel
 Value = bool | float | str | None
 
 
+class Problem(BaseModel):
+    """Every error: one sentence that says what is wrong and what to do."""
+
+    detail: str
+
+
+# Declared on every router so /openapi.json shows the error answers too.
+ERRORS: dict[int | str, dict[str, object]] = {
+    404: {"model": Problem, "description": "no such device, lab, run, grading or site"},
+    422: {"model": Problem, "description": "a parameter is wrong; the sentence names it"},
+    503: {"model": Problem, "description": "the store or the gradebook cannot be read"},
+}
+
+
 class Latest(BaseModel):
     """The latest value of one quantity."""
 
@@ -206,3 +220,22 @@ class Matrix(BaseModel):
     sites: list[str]
     labs: list[str]
     cells: list[MatrixCell]
+
+
+class ReplaySpan(BaseModel):
+    """The first and last reading time of a site, in Unix seconds."""
+
+    start: float
+    end: float
+
+
+class SnapshotReading(BaseModel):
+    """A device's newest value of one quantity at a past moment."""
+
+    site: str
+    device: str
+    channel: str
+    name: str
+    unit: str
+    time: float
+    value: Value

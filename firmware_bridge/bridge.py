@@ -109,12 +109,15 @@ class SerialBridge:
                 if first:
                     self._status(result.device, "online")
             self._client.publish(result.topic, result.payload, qos=self.qos, retain=result.channel == "state")
-            self.stats.published += 1
+            with self._lock:  # several port threads count here; += is not atomic
+                self.stats.published += 1
         elif isinstance(result, Log):
-            self.stats.logs += 1
+            with self._lock:
+                self.stats.logs += 1
             log.info("%s: device says: %s", url, result.text)
         elif isinstance(result, Refused):
-            self.stats.refused[result.kind] += 1
+            with self._lock:
+                self.stats.refused[result.kind] += 1
             self.dead_letters.add(url, result.reason, result.kind, line, result.device)
             self.report(url, result.kind, f"line refused ({len(line)} bytes): {result.reason}")
 

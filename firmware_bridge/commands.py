@@ -91,10 +91,16 @@ def cmd_bridge_serial(args: argparse.Namespace, settings: Settings) -> int:
     print(f"bridging {', '.join(ports)} to {broker.url} for site '{settings.site}'; refused lines go to {dead}; "
           f"Ctrl-C to stop", flush=True)
     end = None if args.duration is None else time.monotonic() + args.duration
+    last_summary, next_summary = "", time.monotonic() + 30
     try:
         while not stop.wait(2.0 if end is None else max(0.0, min(2.0, end - time.monotonic()))):
             if end is not None and time.monotonic() >= end:
                 break
+            if time.monotonic() >= next_summary:  # progress every 30 s, when something changed
+                summary, next_summary = bridge.summary(), time.monotonic() + 30
+                if summary != last_summary:
+                    print(f"  {summary}", flush=True)
+                    last_summary = summary
             if "auto" in args.port:  # kits plugged in after the start
                 for path, _ in find_kits():
                     bridge.add_port(path, args.baud)

@@ -34,8 +34,11 @@ class DeadLetter:
 class DeadLetters:
     """The refused lines: the last ``keep`` in memory, every one in ``path``."""
 
-    def __init__(self, path: Path | None = None, keep: int = 1000) -> None:
+    def __init__(self, path: Path | None = None, keep: int = 1000, max_file_bytes: int = 10 * 1024 * 1024) -> None:
         self.path = path
+        # Hours of line noise must not fill the disk: past this size the file
+        # moves to <name>.1 (one old file kept) and a new one starts.
+        self.max_file_bytes = max_file_bytes
         self.recent: deque[DeadLetter] = deque(maxlen=keep)
         self._lock = threading.Lock()
         self.count = 0
@@ -48,6 +51,8 @@ class DeadLetters:
             self.recent.append(letter)
             if self.path is not None:
                 try:
+                    if self.path.exists() and self.path.stat().st_size > self.max_file_bytes:
+                        self.path.replace(self.path.with_name(self.path.name + ".1"))
                     with self.path.open("a", encoding="utf-8") as f:
                         f.write(json.dumps(asdict(letter)) + "\n")
                 except OSError:

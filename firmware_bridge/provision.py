@@ -32,6 +32,12 @@ def kit_config(site: str, device: str, kit: str = "env", *, mode: str = "wifi", 
         contract.Topic(site, device, "telemetry")
     except ContractError as exc:
         raise KitConfigError(exc.reason) from exc
+    if mode == "wifi" and not ssid:
+        raise KitConfigError("mode wifi needs --wifi SSID (the Wi-Fi network the kit joins); "
+                             "or use --mode serial and 'citylab bridge serial'")
+    if mode == "wifi" and not broker:
+        raise KitConfigError("mode wifi needs --broker mqtt://ADDRESS:1883, the broker as the kit reaches it "
+                             "(this computer's address on the Wi-Fi, not 127.0.0.1)")
     use_firmware()
     from citylab_fw import settings
 

@@ -23,6 +23,7 @@ from citylab.contract import base_name
 from simulator.devices.base import Quantity
 
 MAX_TABLE = 250_001
+WHOLES = 100_000
 SEP = b"\x00"
 
 
@@ -51,23 +52,33 @@ class PackWriter:
             self.tables.append(np.array([(fmt % v).encode() for v in steps], dtype=object))
         # Columns: prefix, bt, then per quantity a segment and its value (two for a
         # wide-range value: whole part and decimals), then the close.
-        layout: list[str | None] = ["prefix", "bt"]
+        # The base time and the first record's name are one column: the same for every device.
+        layout: list[str | None] = ["prefix"]
         self.value_columns: list[tuple[int, ...]] = []
         for j, q in enumerate(self.quantities):
             opening = "," if j == 0 else "},{"
             value_key = "vb" if q.boolean else "v"
             unit = "" if q.boolean else f'"u":"{q.unit}",'
-            layout.append(f'{opening}"n":"{q.name}",{unit}"{value_key}":')
+            segment = f'{opening}"n":"{q.name}",{unit}"{value_key}":'
+            if j == 0:
+                self.first_segment = segment.encode()
+                layout.append(None)
+            else:
+                layout.append(segment)
             wide = self.tables[j] is None and q.decimals > 0
             self.value_columns.append(tuple(range(len(layout), len(layout) + (2 if wide else 1))))
             layout.extend([None] * (2 if wide else 1))
         layout.append("}]")
         self.pieces = np.empty((self.n, len(layout)), dtype=object)
         self.pieces[:, 0] = [f'[{{"bn":"{base_name(site, d)}","bt":'.encode() for d in device_ids]
-        for column, text in enumerate(layout[2:], start=2):
+        for column, text in enumerate(layout[1:], start=1):
             if text is not None:
                 self.pieces[:, column] = text.encode()
         self.pieces[:, -1] = b"}]" + SEP
+        # Whole numbers below WHOLES by lookup too (a lamp's Wh, a meter's W), beyond it by %d.
+        self.wholes = np.array([b"%d" % i for i in range(WHOLES)], dtype=object) \
+            if any(t is None for t in self.tables) else \
+            np.array([], dtype=object)
         self.fractions = {d: np.array([("." + str(i).zfill(d)).encode() for i in range(10**d)], dtype=object)
                           for d in {q.decimals for q, t in zip(self.quantities, self.tables) if t is None and q.decimals}}
 
@@ -82,7 +93,10 @@ class PackWriter:
         if table is None:
             scale = 10**q.decimals
             whole, fraction = np.divmod(np.rint(values * scale).astype(np.int64), scale)
-            texts = [b"%d" % x for x in whole.tolist()]
+            if len(whole) and whole.max() < len(self.wholes):
+                texts = self.wholes[whole]
+            else:
+                texts = [b"%d" % x for x in whole.tolist()]
             return [texts, self.fractions[q.decimals][fraction]] if q.decimals else [texts]
         index = ((values - q.low) * (1 / q.resolution) + 0.5).astype(np.intp)
         return [table[index]]
@@ -94,7 +108,7 @@ class PackWriter:
             values = values[rows]
         if len(pieces) == 0:
             return []
-        pieces[:, 1] = repr(round(float(base_time), 3)).encode()
+        pieces[:, 1] = repr(round(float(base_time), 3)).encode() + self.first_segment
         for j, columns in enumerate(self.value_columns):
             for column, texts in zip(columns, self.format_column(j, values[:, j])):
                 pieces[:, column] = texts

@@ -4,6 +4,9 @@ One MQTT connection carries the whole city. On start every device's ``status``
 becomes ``online`` (retained) and the service subscribes to the site's ``cmd``
 topics; on stop every ``status`` becomes ``offline``. MQTT allows one last will
 per connection, so a crash (not a stop) leaves the statuses ``online``.
+
+A ``cmd`` to the pseudo-device ``sim`` (``citylab/{site}/sim/cmd``, what
+``citylab sim inject`` sends) is a scenario injection: ``{"inject": {...}}``.
 """
 
 from __future__ import annotations

@@ -13,6 +13,7 @@ import shutil
 import socket
 import subprocess
 import time
+import urllib.error
 import urllib.parse
 import urllib.request
 from pathlib import Path
@@ -41,6 +42,8 @@ def wait_http(url: str, timeout: float = 20.0) -> None:
         try:
             urllib.request.urlopen(url, timeout=1).read()
             return
+        except urllib.error.HTTPError:
+            return  # it answers, if only to refuse
         except OSError:
             time.sleep(0.1)
     raise TimeoutError(f"{url} does not answer after {timeout:.0f} s")
@@ -124,11 +127,16 @@ class InfluxV1(Server):
 class VictoriaMetrics(Server):
     """Debian's victoria-metrics: accepts InfluxDB's v2 write API, read back through its export API."""
 
+    def __init__(self, folder: Path, password: str | None = None) -> None:
+        super().__init__(folder)
+        self.password = password
+
     def command(self) -> list[str]:
+        locked = ["-httpAuth.username=citylab", f"-httpAuth.password={self.password}"] if self.password else []
         return [find_binary("victoria-metrics", "victoria-metrics"), f"-httpListenAddr=127.0.0.1:{self.port}",
                 f"-storageDataPath={self.folder / 'data'}", "-loggerLevel=ERROR",
                 # One sample per series and millisecond: a replayed point is stored once.
-                "-dedup.minScrapeInterval=1ms"]
+                "-dedup.minScrapeInterval=1ms", *locked]
 
     def export(self, match: str) -> list[dict[str, Any]]:
         urllib.request.urlopen(f"{self.url}/internal/force_flush", timeout=10).read()
@@ -184,6 +192,15 @@ def influx_v1(tmp_path_factory: pytest.TempPathFactory) -> Iterator[InfluxV1]:
 @pytest.fixture(scope="session")
 def victoria(tmp_path_factory: pytest.TempPathFactory) -> Iterator[VictoriaMetrics]:
     server = VictoriaMetrics(tmp_path_factory.mktemp("victoria")).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def locked_victoria(tmp_path: Path) -> Iterator[VictoriaMetrics]:
+    """VictoriaMetrics that answers 401 to any InfluxDB token (it wants a password)."""
+    server = VictoriaMetrics(tmp_path, password="only-this")
+    server.start()
     yield server
     server.stop()
 

@@ -225,3 +225,16 @@ def test_a_command_for_an_unknown_device_is_reported_not_lost_silently(mosquitto
     assert any("no port has heard that device" in t for t in said)
     assert any("not forwarded" in t and "JSON" in t for t in said)
     assert bridge.stats.commands == 0
+
+
+def test_the_dead_letter_file_is_bounded(tmp_path: Path) -> None:
+    from firmware_bridge.deadletters import DeadLetters
+
+    letters = DeadLetters(tmp_path / "dead.jsonl", keep=10, max_file_bytes=2000)
+    for i in range(100):
+        letters.add("/dev/pts/9", "line noise", "senml", b"\xff" * 100 + str(i).encode())
+    assert letters.count == 100 and len(letters.recent) == 10
+    assert (tmp_path / "dead.jsonl.1").exists()
+    assert (tmp_path / "dead.jsonl").stat().st_size <= 2000 + 400
+    last = json.loads((tmp_path / "dead.jsonl").read_text().splitlines()[-1])
+    assert last["line"].endswith("99") and last["size"] == 102

@@ -171,7 +171,8 @@ def test_openapi_is_served_and_the_cdn_docs_are_off(client: TestClient) -> None:
             "/api/live", "/api/city", "/api/labs", "/api/labs/{lab_id}", "/api/labs/{lab_id}/runs", "/api/runs/{run_id}",
             "/api/gradebook/matrix", "/api/gradebook/grades", "/api/gradebook/grades/{grade_id}",
             "/api/gradebook/export.csv", "/api/devices/{site}/{device}/series",
-            "/api/devices/{site}/{device}/statuses"} <= set(paths)
+            "/api/devices/{site}/{device}/statuses", "/api/replay/{site}", "/api/replay/{site}/at",
+            "/api/runs"} <= set(paths)
     assert client.get("/docs").status_code == 404
     assert client.get("/redoc").status_code == 404
 

@@ -116,6 +116,19 @@ def test_city_scenario_events_are_passed_on_whatever_their_shape() -> None:
     assert found.to_dict()["events"] == [{"name": "rain", "at": 3600}, {"name": "outage", "device": "a"}]
 
 
+def test_city_lists_events_injected_while_it_runs(client: TestClient, store: SQLiteStore) -> None:
+    from citylab.stores import Batch
+
+    batch = Batch()
+    batch.commands.append(("demo", "sim", {"type": "power_cut", "district": "port", "duration": 600}, T0))
+    batch.commands.append(("demo", "sim", {"set": {"dim": 40}}, T0 + 1))  # not an event: ignored
+    batch.commands.append(("alice", "sim", {"type": "rush_hour"}, T0 + 2))  # another site's city
+    store.write(batch)
+    body = client.get("/api/city").json()
+    assert body["injected"] == [{"type": "power_cut", "district": "port", "duration": 600, "injected": T0}]
+    assert body["epoch"] is None
+
+
 def test_a_city_that_cannot_be_read_is_a_sentence_and_the_rest_still_works(store: SQLiteStore, tmp_path: Path) -> None:
     broken = tmp_path / "broken.toml"
     broken.write_text("name = ")
@@ -172,6 +185,33 @@ def test_statuses_newest_first_and_unknown_device(client: TestClient) -> None:
     response = client.get("/api/devices/demo/ghost/statuses")
     assert response.status_code == 404 and "ghost" in response.json()["detail"]
     assert client.get("/api/devices/demo/ghost/series", params={"name": "x"}).status_code == 404
+
+
+# --- replay ---------------------------------------------------------------------------------
+
+
+def test_replay_span_and_the_site_at_a_past_moment(client: TestClient, store: SQLiteStore) -> None:
+    telemetry(store, "demo", "aq-02", {"pm2_5": (7.0, "ug/m3")}, T0 + 45)
+    assert client.get("/api/replay/demo").json() == {"start": T0, "end": T0 + 119 * 30}
+    rows = client.get("/api/replay/demo/at", params={"time": T0 + 50}).json()
+    found = {(r["device"], r["name"]): (r["time"], r["value"]) for r in rows}
+    assert found == {("aq-01", "pm2_5"): (T0 + 30, 1.0), ("aq-01", "label"): (T0 + 30, "ok"),
+                     ("aq-02", "pm2_5"): (T0 + 45, 7.0)}
+    # A value older than the window no longer counts.
+    late = client.get("/api/replay/demo/at", params={"time": T0 + 50, "window": 10}).json()
+    assert [(r["device"], r["name"]) for r in late] == [("aq-02", "pm2_5")]
+
+
+@pytest.mark.parametrize(("path", "params", "status", "words"), [
+    ("/api/replay/nobody", {}, 404, "nothing was recorded for site 'nobody'"),
+    ("/api/replay/demo/at", {}, 422, "'time'"),
+    ("/api/replay/demo/at", {"time": "nan"}, 422, "'time'"),
+    ("/api/replay/demo/at", {"time": 1, "window": -5}, 422, "'window'"),
+])
+def test_replay_errors_are_4xx_with_a_reason(client: TestClient, path: str, params: dict[str, Any], status: int,
+                                             words: str) -> None:
+    response = client.get(path, params=params)
+    assert response.status_code == status and words in response.json()["detail"]
 
 
 # --- labs and grading runs ----------------------------------------------------------------
@@ -304,15 +344,27 @@ def test_csv_export_has_one_row_per_grading(client: TestClient, graded: Gradeboo
     assert len(list(csv.DictReader(io.StringIO(client.get("/api/gradebook/export.csv").text)))) == 5
 
 
-def test_an_unreadable_gradebook_is_503(client: TestClient, tmp_path: Path) -> None:
-    for leftover in tmp_path.glob("gradebook.sqlite-*"):  # the WAL and shared-memory files
-        leftover.unlink()
-    (tmp_path / "gradebook.sqlite").write_bytes(b"this is not a database" * 100)
-    response = client.get("/api/gradebook/matrix")
-    assert response.status_code == 503, response.text
-    assert "gradebook" in response.json()["detail"]
+def test_an_unreadable_gradebook_is_503_and_the_rest_still_works(store: SQLiteStore, tmp_path: Path) -> None:
+    broken = tmp_path / "broken.sqlite"
+    broken.write_bytes(b"this is not a database" * 100)
+    with TestClient(create_app(store, city=None, gradebook_path=broken)) as client:
+        for path in ("/api/gradebook/matrix", "/api/gradebook/grades", "/api/gradebook/export.csv"):
+            response = client.get(path)
+            assert response.status_code == 503, response.text
+            assert "gradebook" in response.json()["detail"]
+        assert client.get("/api/devices").status_code == 200
 
 
 def test_config_error_is_what_a_missing_city_file_raises() -> None:
     with pytest.raises(ConfigError):
         load_map(Path("/nonexistent/city.toml"))
+
+
+def test_openapi_documents_the_error_answers(client: TestClient) -> None:
+    paths = client.get("/openapi.json").json()["paths"]
+    start = paths["/api/labs/{lab_id}/runs"]["post"]
+    assert {"202", "404", "413", "422"} <= set(start["responses"])
+    assert start["requestBody"]["content"]["application/json"]["schema"]["$ref"].endswith("/RunRequest")
+    assert "404" in paths["/api/devices/{site}/{device}/series"]["get"]["responses"]
+    problem = paths["/api/runs/{run_id}"]["get"]["responses"]["404"]["content"]["application/json"]["schema"]
+    assert problem["$ref"].endswith("/Problem")

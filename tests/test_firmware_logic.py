@@ -179,3 +179,40 @@ def test_backoff_grows_caps_jitters_and_resets() -> None:
     backoff.reset()
     assert backoff.next_ms() <= 120
     assert math.isclose(sum(delays[4:]) / 4, 1000, rel_tol=0.2)
+
+
+def test_serial_link_resends_its_state_for_a_bridge_started_later(monkeypatch: pytest.MonkeyPatch) -> None:
+    from citylab_fw import serial_link
+
+    monkeypatch.setattr(serial_link, "STATE_EVERY_MS", 50)
+    written: list[str] = []
+    hal = FakeHal(seed=6, write=written.append)
+    link = SerialLink(Device(config(interval=60), *kits.build("street", hal), hal), hal)
+    link.start()
+    for _ in range(4):
+        hal.sleep_ms(60)
+        link.step()
+    assert sum(line.startswith("state ") for line in written) == 5  # at start, then every 50 ms
+
+
+def test_a_broker_refusing_the_kit_is_retried_not_fatal() -> None:
+    from citylab_fw.mqtt_link import MqttLink
+
+    class MQTTException(Exception):  # what umqtt.simple raises on a refused CONNACK
+        pass
+
+    class Refusing:
+        def set_callback(self, cb): pass
+        def set_last_will(self, *args): pass
+        def connect(self): raise MQTTException(5)  # 5: not authorised
+        def sock_close(self): pass
+
+    hal = FakeHal(seed=8, mqtt_factory=lambda *args: Refusing())
+    cfg = settings.Settings({"site": "fw", "device": "kit-01", "kit": "env", "mode": "wifi", "wifi": {"ssid": "lab"},
+                             "broker": "mqtt://user:wrong@10.0.0.1"})
+    link = MqttLink(Device(cfg, *kits.build("env", hal), hal), hal, cfg, Backoff(first_ms=1, cap_ms=2))
+    for _ in range(3):
+        link.step()
+        hal.sleep_ms(5)
+    assert link.client is None and link.backoff.failures == 3 and len(link.outbox) == 1
+    assert any("cannot connect: MQTTException(5" in text for text in hal.logs)

@@ -16,7 +16,7 @@ from citylab.mqtt import BrokerAddress
 from citylab.recorder import Recorder
 from citylab.stores import Batch, SQLiteStore, StoreURL, open_store
 from citylab.stores.influx_v1 import InfluxV1Store
-from influx_fixtures import InfluxV1, VictoriaMetrics, influx_v1, victoria  # noqa: F401 (fixtures)
+from influx_fixtures import InfluxV1, VictoriaMetrics, influx_v1, locked_victoria, victoria  # noqa: F401 (fixtures)
 
 NOW = float(int(time.time()) // 3600 * 3600 - 3600)  # whole hours: aggregate windows line up
 
@@ -167,3 +167,15 @@ def test_an_unsupported_version_is_named(old_server: int) -> None:
 def test_a_server_that_does_not_say_its_version_needs_api(victoria: VictoriaMetrics) -> None:
     with pytest.raises(ConfigError, match=r"add \?api=v1 or \?api=v2"):
         open_store(StoreURL.parse(f"influx://127.0.0.1:{victoria.port}/db"))
+
+
+def test_a_token_for_an_influxdb_without_the_v2_api_is_refused(influx_v1: InfluxV1) -> None:
+    with pytest.raises(ConfigError, match=r"has no v2 API \(1.8 was the first\)"):
+        open_store(StoreURL.parse(f"influx://127.0.0.1:{influx_v1.port}/citylab?token=abc"))
+
+
+def test_v2_a_refused_token_says_what_to_fix(locked_victoria: VictoriaMetrics) -> None:
+    store = open_store(StoreURL.parse(f"influx://127.0.0.1:{locked_victoria.port}/citylab?org=o&token=wrong"))
+    with pytest.raises(StoreError, match="refused the token.*check the token in the store URL or "
+                                         r"\$CITYLAB_INFLUX_TOKEN, and that it may write to bucket 'citylab'"):
+        store.write(batch_of("locked", 1))

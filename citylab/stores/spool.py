@@ -115,6 +115,22 @@ class Spool:
         self._fd = os.open(self._path(self._write_segment), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
         self._written = 0
 
+    def sync(self) -> None:
+        """Flush the segment being written to the disk itself.
+
+        A kill of the process loses nothing even without this (the OS holds
+        what was written); a power cut could lose what came since the last sync.
+        """
+        try:
+            with self._lock:
+                fd = os.dup(self._fd)  # so the writer need not wait for the disk
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+        except OSError:
+            pass
+
     def close(self) -> None:
         """Close the files; what is spooled stays for the next start."""
         with self._lock:

@@ -15,7 +15,8 @@ the settings), so it need not appear in a process list.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlsplit
 
@@ -35,19 +36,21 @@ class StoreURL:
     http_url: str = ""
     database: str = ""
     username: str | None = None
-    password: str | None = None
-    token: str | None = None
+    password: str | None = field(default=None, repr=False)
+    token: str | None = field(default=None, repr=False)
     org: str = ""
     api: str | None = None  # "v1", "v2" or None (ask the server)
 
     @classmethod
-    def parse(cls, text: str, token: str | None = None) -> "StoreURL":
-        if "://" not in text:
-            if text.endswith((".sqlite", ".db", ".sqlite3")):
-                return cls("sqlite", path=Path(text))
+    def parse(cls, url: str, token: str | None = None) -> "StoreURL":
+        """Read a store URL, or raise ConfigError saying what is wrong (without echoing secrets)."""
+        text = _redacted(url)
+        if "://" not in url:
+            if url.endswith((".sqlite", ".db", ".sqlite3")):
+                return cls("sqlite", path=Path(url))
             raise ConfigError(f"store {text!r} is not a store URL: use sqlite:///path/to/file.sqlite or "
                               f"influx://host:8086/database (see docs/instructor-server.md)")
-        parts = urlsplit(text)
+        parts = urlsplit(url)
         if parts.scheme == "sqlite":
             path = unquote(parts.netloc + parts.path)
             if not path:
@@ -87,6 +90,12 @@ class StoreURL:
         return f"{self.http_url}/{self.database}"
 
 
+def _redacted(url: str) -> str:
+    """The URL with its password and token replaced by ***, for error messages."""
+    text = re.sub(r"(://[^:/@]*:)[^@/]*@", r"\1***@", url)
+    return re.sub(r"(token=)[^&]*", r"\1***", text)
+
+
 def choose_api(url: StoreURL) -> str:
     """v1 or v2, from the URL or from what the server says it is."""
     from citylab.stores.influx_http import InfluxHTTP
@@ -107,6 +116,9 @@ def choose_api(url: StoreURL) -> str:
     numbers = (version.lstrip("v").split(".") + ["0"])[:2]
     major, minor = numbers[0], int(numbers[1]) if numbers[1].isdigit() else 0
     if major == "1" and minor >= 6:
+        if url.token and minor < 8:
+            raise ConfigError(f"InfluxDB {version} at {url.http_url} has no v2 API (1.8 was the first): "
+                              f"drop ?token= and give user:password in the URL instead")
         return "v2" if url.token else "v1"
     if major in ("2", "3"):
         if not url.token:

@@ -9,9 +9,9 @@ from fastapi import APIRouter, HTTPException
 from citylab.errors import StoreError
 from dashboard.citymap import injected_events
 from dashboard.deps import CityDep, StoreDep
-from dashboard.models import CityOut
+from dashboard.models import CityOut, ERRORS
 
-router = APIRouter(prefix="/api", tags=["city"])
+router = APIRouter(prefix="/api", tags=["city"], responses=ERRORS)
 
 # The simulator's pseudo-device whose cmd topic carries injected scenario events.
 CONTROL_DEVICE = "sim"

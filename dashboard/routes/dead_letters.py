@@ -7,9 +7,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 
 from dashboard.deps import StoreDep
-from dashboard.models import DeadLetterOut
+from dashboard.models import DeadLetterOut, ERRORS
 
-router = APIRouter(prefix="/api", tags=["dead letters"])
+router = APIRouter(prefix="/api", tags=["dead letters"], responses=ERRORS)
 
 
 @router.get("/dead-letters", response_model=list[DeadLetterOut])

@@ -9,10 +9,10 @@ from fastapi import APIRouter, HTTPException, Query
 
 from citylab.stores import SQLiteStore
 from dashboard.deps import StoreDep
-from dashboard.models import Device, ReadingOut, Series, StatusChange
+from dashboard.models import Device, ERRORS, ReadingOut, Series, StatusChange
 from dashboard.series import bucket
 
-router = APIRouter(prefix="/api/devices", tags=["devices"])
+router = APIRouter(prefix="/api/devices", tags=["devices"], responses=ERRORS)
 
 MAX_LIMIT = 100_000
 MAX_SERIES_READINGS = 200_000

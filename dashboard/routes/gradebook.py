@@ -8,9 +8,9 @@ from fastapi import APIRouter, HTTPException, Query
 from fastapi.responses import Response
 
 from dashboard.deps import GradesDep
-from dashboard.models import GradeDetail, GradeSummary, Matrix
+from dashboard.models import ERRORS, GradeDetail, GradeSummary, Matrix
 
-router = APIRouter(prefix="/api/gradebook", tags=["gradebook"])
+router = APIRouter(prefix="/api/gradebook", tags=["gradebook"], responses=ERRORS)
 
 
 @router.get("/grades", response_model=list[GradeSummary])

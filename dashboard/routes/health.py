@@ -5,9 +5,9 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from dashboard.deps import StoreDep
-from dashboard.models import Health
+from dashboard.models import ERRORS, Health
 
-router = APIRouter(prefix="/api", tags=["health"])
+router = APIRouter(prefix="/api", tags=["health"], responses=ERRORS)
 
 
 @router.get("/health", response_model=Health)

@@ -10,10 +10,10 @@ from citylab import contract
 from citylab.errors import ContractError, LabError, UnknownLabError
 from dashboard import instructions
 from dashboard.deps import RunsDep
-from dashboard.models import LabDetail, LabSummary, RunOut, RunRequest
+from dashboard.models import ERRORS, LabDetail, LabSummary, Problem, RunOut, RunRequest
 from dashboard.runs import MAX_SOLUTION_BYTES
 
-router = APIRouter(prefix="/api/labs", tags=["labs"])
+router = APIRouter(prefix="/api/labs", tags=["labs"], responses=ERRORS)
 
 
 def _summary(lab: Any) -> dict[str, Any]:
@@ -53,7 +53,8 @@ def get_lab(lab_id: str) -> dict[str, Any]:
             "instructions_html": instructions.render(lab.instructions), "has_reference": lab.solution.is_file()}
 
 
-@router.post("/{lab_id}/runs", response_model=RunOut, status_code=202)
+@router.post("/{lab_id}/runs", response_model=RunOut, status_code=202,
+             responses={413: {"model": Problem, "description": "the program is larger than the limit"}})
 def start_run(lab_id: str, request: RunRequest, runs: RunsDep) -> dict[str, Any]:
     """Grade a program (``source``) or the lab's reference solution (``reference: true``) as ``site``.
 

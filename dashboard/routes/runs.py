@@ -7,9 +7,9 @@ from typing import Any
 from fastapi import APIRouter, HTTPException
 
 from dashboard.deps import RunsDep
-from dashboard.models import RunOut
+from dashboard.models import ERRORS, RunOut
 
-router = APIRouter(prefix="/api/runs", tags=["runs"])
+router = APIRouter(prefix="/api/runs", tags=["runs"], responses=ERRORS)
 
 
 @router.get("", response_model=list[RunOut])

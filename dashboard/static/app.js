@@ -10,6 +10,7 @@ import { devicePage } from "./js/pages/device.js";
 import { labsPage, labPage } from "./js/pages/labs.js";
 import { gradebookPage, gradePage } from "./js/pages/gradebook.js";
 import { deadPage } from "./js/pages/dead.js";
+import { apiPage } from "./js/pages/api.js";
 
 const ROUTES = [
   [/^#?\/?(?:city)?$/, cityPage, "city"],
@@ -19,6 +20,7 @@ const ROUTES = [
   [/^#\/gradebook$/, gradebookPage, "gradebook"],
   [/^#\/gradebook\/(\d+)$/, gradePage, "gradebook"],
   [/^#\/dead-letters$/, deadPage, "deadLetters"],
+  [/^#\/api$/, apiPage, "api"],
 ];
 
 const main = document.getElementById("main");

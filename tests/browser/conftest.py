@@ -61,8 +61,12 @@ def page(browser: Any, request: pytest.FixtureRequest) -> Iterator[Any]:
     assert not problems, problems
 
 
-def screenshot(page: Any, name: str, full_page: bool = False) -> Path:
+def screenshot(page: Any, name: str, full_page: bool = False, element: str | None = None) -> Path:
+    """Save the page (or one element of it) as test-artifacts/screenshots/NAME.png."""
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     path = ARTIFACTS / f"{name}.png"
-    page.screenshot(path=str(path), full_page=full_page)
+    if element:
+        page.locator(element).screenshot(path=str(path))
+    else:
+        page.screenshot(path=str(path), full_page=full_page)
     return path

@@ -37,8 +37,10 @@ function timeTicks(start, end) {
 /** Draw `series` ({start, end, unit, points: [{time, mean, min, max}]}) into `host`; returns the svg. */
 export function drawChart(host, series, { name, unitLabel, rangeLabel }) {
   const width = Math.max(host.clientWidth || 600, 280);
-  const { start, end } = series;
   const points = series.points;
+  const { end } = series;
+  // A device that started recording inside the range: zoom to its data instead of a line squeezed to the right edge.
+  const start = points.length > 1 && points[0].time > series.start ? points[0].time : series.start;
   const chart = svg("svg", { class: "chart", viewBox: `0 0 ${width} ${HEIGHT}`, width, height: HEIGHT, role: "img" });
   const innerW = width - PAD.left - PAD.right;
   const innerH = HEIGHT - PAD.top - PAD.bottom;
@@ -76,7 +78,11 @@ export function drawChart(host, series, { name, unitLabel, rangeLabel }) {
   chart.setAttribute("aria-label", t(STRINGS.chartLabel, {
     name, range: rangeLabel, n: points.length, min: formatValue(lo), max: formatValue(hi), unit: unitLabel, last: formatValue(last.mean),
   }));
-  chart.append(grid, band, line, dot);
+  // Few points: show each one, so a sparse series does not look like a continuous signal.
+  const dots = points.length <= 40
+    ? svg("g", { class: "chart-points" }, points.map((p) => svg("circle", { cx: x(p.time).toFixed(1), cy: y(p.mean).toFixed(1), r: 2 })))
+    : null;
+  chart.append(grid, band, line, dots, dot);
   host.replaceChildren(chart);
   return chart;
 }

@@ -17,6 +17,15 @@ class Live {
     this.lastEvent = 0; // performance.now() of the newest reading event, for tests and benchmarks
   }
 
+  /** The city file as /api/city gives it, fetched once per page load (it does not change while running). */
+  city() {
+    if (!this.cityPromise) {
+      this.cityPromise = getJSON("api/city");
+      this.cityPromise.catch(() => { this.cityPromise = null; }); // ask again next time
+    }
+    return this.cityPromise;
+  }
+
   on(name, fn) {
     if (!this.listeners.has(name)) this.listeners.set(name, new Set());
     this.listeners.get(name).add(fn);

@@ -1,22 +1,25 @@
 // The city page: the live map, its legend and controls, scenario events, and the
 // device list (the keyboard and screen-reader way to every device on the map).
 import { STRINGS } from "../strings.js";
-import { el, t, getJSON, enc, quantityName, typeName, formatValue, unitText, timeElement, statusBadge, errorBox } from "../dom.js";
+import { el, t, getJSON, enc, quantityName, typeName, formatValue, formatTime, unitText, timeElement, statusBadge } from "../dom.js";
 import { live, key } from "../live.js";
 import { CityMap, deviceStatus, summaryLine } from "../map.js";
+import { ReplayBar } from "../replay.js";
 
 const LIST_LIMIT = 200;
 
 export async function cityPage(main, { navigate }) {
   let city;
   try {
-    city = await getJSON("api/city");
+    city = await getJSON("api/city"); // fresh: injected scenario events change while the city runs
+    live.cityPromise = Promise.resolve(city);
   } catch (error) {
     main.replaceChildren(el("h1", { text: STRINGS.nav.city }), el("p", { class: "notice", text: t(STRINGS.cityNoMap, { reason: error.message }) }));
     return deviceList(main, null, navigate);
   }
   let site = new URLSearchParams(location.hash.split("?")[1] || "").get("site") || city.site;
-  const lookup = (id) => live.devices.get(key(site, id));
+  let snapshot = null; // while replaying: device id -> record at the replayed moment
+  const lookup = (id) => (snapshot ? snapshot.get(id) : live.devices.get(key(site, id)));
   const map = new CityMap(city, lookup, (id) => navigate(`#/device/${enc(site)}/${enc(id)}`));
 
   const modeSelect = el("select", { id: "colour-by" });
@@ -71,6 +74,13 @@ export async function cityPage(main, { navigate }) {
   };
 
   const table = deviceTable(city, () => site, lookup, navigate);
+  const replayBadge = el("p", { class: "replay-badge", hidden: true, role: "status" });
+  const replay = new ReplayBar(() => site, (found, time) => {
+    snapshot = found;
+    replayBadge.hidden = !found;
+    if (found) replayBadge.textContent = t(STRINGS.replaying, { time: formatTime(time) });
+    map.recolour(); drawLegend(); paintSwatches(legendList); table.update();
+  });
   main.replaceChildren(
     el("div", { class: "page-head" },
       el("div", {}, el("h1", { text: t(STRINGS.cityTitle, { name: city.name }) }), el("p", { class: "muted", text: summaryLine(city) })),
@@ -78,7 +88,7 @@ export async function cityPage(main, { navigate }) {
         el("label", { class: "field" }, el("span", { text: STRINGS.citySite }), siteSelect),
         el("label", { class: "field" }, el("span", { text: STRINGS.colourBy }), modeSelect))),
     el("div", { class: "city-grid" },
-      el("section", { class: "panel map-panel", "aria-label": STRINGS.nav.city }, map.render()),
+      el("section", { class: "panel map-panel", "aria-label": STRINGS.nav.city }, map.render(), replayBadge, replay.element),
       el("aside", { class: "side" },
         el("section", { class: "panel", "aria-labelledby": "legend-title" }, el("h2", { id: "legend-title", text: STRINGS.legend }), legendList),
         el("section", { class: "panel", "aria-labelledby": "events-title" }, el("h2", { id: "events-title", text: STRINGS.eventsTitle }), events))),
@@ -87,6 +97,7 @@ export async function cityPage(main, { navigate }) {
   fillSites(); fillModes(); map.recolour(); drawLegend(); paintSwatches(legendList); drawEvents();
 
   const offReading = live.on("reading", (rows) => {
+    if (snapshot) return; // replaying: the map shows the past
     const ids = new Set(rows.filter((r) => r.site === site).map((r) => r.device));
     map.update(ids);
     table.update(ids);
@@ -94,7 +105,7 @@ export async function cityPage(main, { navigate }) {
   const offDevices = live.on("devices", () => {
     fillSites(); fillModes(); map.recolour(); drawLegend(); paintSwatches(legendList); table.update(); drawEvents();
   });
-  return () => { offReading(); offDevices(); };
+  return () => { offReading(); offDevices(); replay.pause(); };
 }
 
 function duration(seconds) {

@@ -1,7 +1,7 @@
 // One device: its latest values, a live chart per quantity over a chosen range,
 // its online/offline history (last wills included) and the messages it had refused.
 import { STRINGS } from "../strings.js";
-import { el, t, getJSON, enc, quantityName, unitText, formatValue, timeElement, statusBadge, errorBox } from "../dom.js";
+import { el, t, getJSON, enc, quantityName, unitText, typeName, formatValue, timeElement, statusBadge, errorBox } from "../dom.js";
 import { live, key } from "../live.js";
 import { drawChart } from "../charts.js";
 import { deviceStatus } from "../map.js";
@@ -22,6 +22,10 @@ export async function devicePage(main, { params }) {
       : errorBox(base, error));
     return undefined;
   }
+  // Type and district come from the city file, when this device is in it.
+  const city = await live.city().catch(() => null);
+  const index = city ? city.devices.id.indexOf(deviceId) : -1;
+  const where = index >= 0 ? `${typeName(city.devices.type[index])} · ${city.devices.district[index]} · ` : "";
   let range = Number(sessionStorage.getItem("citylab.range")) || 3600;
   const charts = new Map(); // "channel/name" -> {host, series, unit}
   const tiles = el("ul", { class: "tiles" });
@@ -34,8 +38,21 @@ export async function devicePage(main, { params }) {
       type: "button", role: "radio", "aria-checked": String(seconds === range), "data-range": seconds, text: STRINGS.ranges[seconds],
       onclick: () => { range = seconds; sessionStorage.setItem("citylab.range", seconds); markRange(); loadCharts(); },
     })));
+  // A radio group moves with the arrow keys (WAI-ARIA pattern); Tab leaves it.
+  rangeGroup.addEventListener("keydown", (event) => {
+    const step = { ArrowRight: 1, ArrowDown: 1, ArrowLeft: -1, ArrowUp: -1 }[event.key];
+    if (!step) return;
+    event.preventDefault();
+    const next = RANGES[(RANGES.indexOf(range) + step + RANGES.length) % RANGES.length];
+    rangeGroup.querySelector(`[data-range="${next}"]`).click();
+    rangeGroup.querySelector(`[data-range="${next}"]`).focus();
+  });
   const markRange = () => {
-    for (const b of rangeGroup.querySelectorAll("button")) b.setAttribute("aria-checked", String(Number(b.dataset.range) === range));
+    for (const b of rangeGroup.querySelectorAll("button")) {
+      const on = Number(b.dataset.range) === range;
+      b.setAttribute("aria-checked", String(on));
+      b.tabIndex = on ? 0 : -1;
+    }
   };
 
   const drawTiles = () => {
@@ -54,23 +71,28 @@ export async function devicePage(main, { params }) {
   };
 
   const loadCharts = async () => {
-    charts.clear();
     const wanted = [];
     for (const channel of ["telemetry", "state"]) {
       for (const [name, latest] of Object.entries(device[channel])) if (typeof latest.value === "number") wanted.push([channel, name]);
     }
-    const cards = wanted.map(([channel, name]) => {
-      const id = `${channel}/${name}`;
-      const host = el("div", { class: "chart-host" });
-      const title = el("h3", {}, quantityName(name), channel === "state" ? el("span", { class: "tag", text: STRINGS.stateTag }) : null);
-      charts.set(id, { host, series: null, channel, name });
-      return el("section", { class: "panel chart-card", "data-quantity": name }, title, host);
-    });
-    chartGrid.replaceChildren(...cards);
+    // Same quantities (a new range): keep the cards and redraw in place, so nothing flickers.
+    const same = wanted.length === charts.size && wanted.every(([c, n]) => charts.has(`${c}/${n}`));
+    if (!same) {
+      charts.clear();
+      chartGrid.replaceChildren(...wanted.map(([channel, name]) => {
+        const host = el("div", { class: "chart-host" });
+        const title = el("h3", {}, quantityName(name), channel === "state" ? el("span", { class: "tag", text: STRINGS.stateTag }) : null);
+        charts.set(`${channel}/${name}`, { host, series: null, channel, name });
+        return el("section", { class: "panel chart-card", "data-quantity": name }, title, host);
+      }));
+    }
+    const asked = range;
     await Promise.all(wanted.map(async ([channel, name]) => {
       const entry = charts.get(`${channel}/${name}`);
       try {
-        entry.series = await getJSON(`${base}/series?name=${enc(name)}&channel=${channel}&seconds=${range}&points=${POINTS}`);
+        const series = await getJSON(`${base}/series?name=${enc(name)}&channel=${channel}&seconds=${asked}&points=${POINTS}`);
+        if (asked !== range) return; // the user picked another range meanwhile
+        entry.series = series;
         draw(entry);
       } catch (error) {
         entry.host.replaceChildren(errorBox(name, error));
@@ -94,7 +116,7 @@ export async function devicePage(main, { params }) {
 
   main.replaceChildren(
     el("div", { class: "page-head" },
-      el("div", {}, el("h1", {}, el("span", { text: deviceId }), " ", status), el("p", { class: "muted" }, el("span", { text: `${t(STRINGS.deviceOfSite, { site })} · ` }), seen)),
+      el("div", {}, el("h1", {}, el("span", { text: deviceId }), " ", status), el("p", { class: "muted" }, el("span", { text: `${where}${t(STRINGS.deviceOfSite, { site })} · ` }), seen)),
       el("div", { class: "controls" }, el("span", { class: "field-label", id: "range-label", text: STRINGS.rangeLabel }), rangeGroup)),
     el("section", { class: "panel", "aria-label": STRINGS.colLatest }, tiles),
     chartGrid,
@@ -104,6 +126,7 @@ export async function devicePage(main, { params }) {
       el("section", { class: "panel", "aria-labelledby": "device-dead-title" }, el("h2", { id: "device-dead-title", text: STRINGS.deviceDeadLetters }), deadList)),
   );
   drawTiles();
+  markRange();
   await Promise.all([loadCharts(), loadSide().catch((error) => deadList.replaceChildren(errorBox("history", error)))]);
 
   let frame = 0;

@@ -142,9 +142,9 @@ export function resultView(result, gradeId) {
     el("span", { class: "score-verdict", text: passed ? STRINGS.fullMarks : STRINGS.fixAndRetry }));
   const checks = el("ol", { class: "checks", "aria-label": STRINGS.checksTitle }, result.checks.map((c) => el("li", { class: `check ${c.passed ? "pass" : "fail"}` },
     el("span", { class: "check-mark", "aria-hidden": "true", text: c.passed ? "✓" : "✗" }),
-    el("div", {}, el("p", { class: "check-title" }, el("span", { class: "visually-hidden", text: c.passed ? "passed: " : "failed: " }), c.title),
-      !c.passed && c.feedback ? el("p", { class: "feedback", text: c.feedback }) : null),
-    el("span", { class: "check-points", text: t(STRINGS.points, { points: c.points, max: c.max_points }) }))));
+    el("p", { class: "check-title" }, el("span", { class: "visually-hidden", text: c.passed ? STRINGS.checkPassed : STRINGS.checkFailed }), c.title),
+    el("span", { class: "check-points", text: t(STRINGS.points, { points: c.points, max: c.max_points }) }),
+    !c.passed && c.feedback ? el("p", { class: "feedback", text: c.feedback }) : null)));
   const out = [score, checks];
   const stderr = result.solution?.stderr_tail || [];
   if (!passed && stderr.length) out.push(el("details", { class: "stderr" }, el("summary", { text: STRINGS.programOutput }), el("pre", { text: stderr.join("\n") })));

@@ -1,4 +1,4 @@
-"""The kits as tables: which driver sits on which pin.
+"""The kits as tables: which driver sits on which pin (ESP32 kits and the Pi kit).
 
 Pins are ESP32 DevKitC GPIO numbers chosen to avoid the usual traps: no
 strapping pins (0, 2, 5, 12, 15), no flash pins (6-11), input-only pins
@@ -12,6 +12,8 @@ PINS = {
     "env": {"sda": 21, "scl": 22, "bme280_addr": 0x76, "uart": 2, "uart_rx": 16, "uart_tx": 17,
             "sound_adc": 34},
     "street": {"trigger": 25, "echo": 26, "ldr_adc": 35, "pir": 27, "led_pwm": 23},
+    # Raspberry Pi: BCM numbers; I2C is bus 1 on GPIO2 (SDA) and GPIO3 (SCL).
+    "rpi": {"sda": 2, "scl": 3, "bme280_addr": 0x76, "pir": 17, "led_pwm": 18},
 }
 
 
@@ -33,5 +35,14 @@ def build(kit, hal):
             sensors.LightSensor(hal.adc(pins["ldr_adc"])),
             sensors.Motion(hal.pin_in(pins["pir"])),
         ]
+        return found, sensors.Lamp(hal.pwm(pins["led_pwm"]))
+    if kit == "rpi":
+        found = []
+        try:
+            found.append(sensors.BME280(hal.i2c(pins["sda"], pins["scl"]), pins["bme280_addr"]))
+        except OSError as exc:
+            hal.log("BME280 not found: " + str(exc) + " (check SDA=GPIO2 pin 3, SCL=GPIO3 pin 5, 3V3, GND; "
+                    "is I2C on in raspi-config?)")
+        found.append(sensors.Motion(hal.pin_in(pins["pir"])))
         return found, sensors.Lamp(hal.pwm(pins["led_pwm"]))
     raise ValueError("unknown kit " + repr(kit))

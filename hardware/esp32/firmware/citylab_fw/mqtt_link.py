@@ -46,8 +46,8 @@ class MqttLink:
             client.publish(self.device.topic("status"), "online", True, 1)
             client.subscribe(self.device.topic("cmd"), 1)
             client.publish(self.device.topic("state"), self.device.state(), True, 1)
-        except OSError as exc:
-            self._lost("cannot connect: " + str(exc))
+        except Exception as exc:  # OSError, or umqtt's MQTTException (refused: bad credentials)
+            self._lost("cannot connect: " + repr(exc))
             return False
         self.backoff.reset()
         self.connects += 1
@@ -92,8 +92,8 @@ class MqttLink:
                     self.hal.log("command refused: " + error)
                 self.client.publish(self.device.topic("state"), self.device.state(), True, 1)
             self.flush()
-        except OSError as exc:
-            self._lost("lost the broker: " + str(exc))
+        except Exception as exc:  # OSError, or MQTTException on a protocol error
+            self._lost("lost the broker: " + repr(exc))
 
     def flush(self):
         """Send what the outbox holds, oldest first; stops at the first failure."""
@@ -112,5 +112,5 @@ class MqttLink:
             try:
                 self.client.publish(self.device.topic("status"), "offline", True, 1)
                 self.client.disconnect()
-            except OSError:
-                pass
+            except Exception:
+                pass  # stopping anyway; the broker's last will says offline

@@ -9,6 +9,11 @@ Computer -> device: a command, ``{"set": {...}}``, one per line.
 """
 
 
+# The state is re-sent this often: a bridge started after the kit (or a kit
+# plugged into a new bridge) learns it without waiting for a command.
+STATE_EVERY_MS = 60000
+
+
 class SerialLink:
     """Runs a Device over a line-based serial port given by the HAL."""
 
@@ -16,6 +21,7 @@ class SerialLink:
         self.device = device
         self.hal = hal
         self.next_ms = None
+        self.state_ms = None
         self.sent = 0
 
     def start(self):
@@ -24,6 +30,7 @@ class SerialLink:
 
     def send_state(self):
         self.hal.write_line("state " + self.device.state())
+        self.state_ms = self.hal.ticks_add(self.hal.ticks_ms(), STATE_EVERY_MS)
 
     def step(self):
         """One pass: obey waiting commands, then sample if the interval is up."""
@@ -37,6 +44,8 @@ class SerialLink:
                 self.send_state()
             line = self.hal.read_line()
         now = self.hal.ticks_ms()
+        if self.state_ms is not None and self.hal.ticks_diff(now, self.state_ms) >= 0:
+            self.send_state()
         if self.next_ms is None or self.hal.ticks_diff(now, self.next_ms) >= 0:
             self.next_ms = self.hal.ticks_add(now, int(self.device.interval * 1000))
             text = self.device.telemetry(self.device.sample())

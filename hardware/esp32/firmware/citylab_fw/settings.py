@@ -7,7 +7,7 @@ Errors are ValueError with a sentence saying which setting to fix.
 
 import json
 
-KITS = ("env", "street")
+KITS = ("env", "street", "rpi")
 MODES = ("wifi", "serial")
 ID_CHARS = "abcdefghijklmnopqrstuvwxyz0123456789-"
 
