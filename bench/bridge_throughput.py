@@ -136,6 +136,7 @@ def main() -> int:
                 process.wait()
         os.close(master)
         os.close(slave)
+        shutil.rmtree(folder, ignore_errors=True)
     elapsed = end - start
     cpu = (cpu1.ru_utime - cpu0.ru_utime) + (cpu1.ru_stime - cpu0.ru_stime)
     print(f"bridge: {args.lines} lines of {size} bytes, pty -> bridge -> {broker.url} -> subscriber, QoS {args.qos}")

@@ -30,7 +30,7 @@ from citylab.errors import CitylabError, ConfigError
 log = logging.getLogger("citylab")
 
 # Modules with a ``register(subparsers, common)`` that adds their commands.
-COMMAND_MODULES = ("simulator.commands",)
+COMMAND_MODULES = ("simulator.commands", "firmware_bridge.commands")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

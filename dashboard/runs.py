@@ -8,17 +8,21 @@ pytest in-process is not made to run twice at once in one interpreter.
 A run's progress lines and its result stay in memory (the newest
 ``KEEP`` runs) for the page that watches it; the result also goes to the
 gradebook, which is what survives a restart.
+
+The worker is a daemon thread, not a ThreadPoolExecutor: the interpreter
+joins an executor's threads at exit, so Ctrl-C on ``citylab up`` would wait
+for a grading in progress instead of stopping within its few seconds.
 """
 
 from __future__ import annotations
 
 import itertools
+import queue
 import shutil
 import tempfile
 import threading
 import time
 from collections import OrderedDict
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -66,7 +70,8 @@ class GradingRuns:
         self._runs: OrderedDict[int, GradingRun] = OrderedDict()
         self._ids = itertools.count(1)
         self._lock = threading.Lock()
-        self._executor: ThreadPoolExecutor | None = None
+        self._queue: queue.Queue[tuple[GradingRun, bytes | None, Path | None] | None] = queue.Queue()
+        self._worker: threading.Thread | None = None
 
     def start(self, lab_id: str, site: str, source: bytes | None, solution_name: str,
               reference: Path | None) -> GradingRun:
@@ -76,9 +81,10 @@ class GradingRuns:
             self._runs[run.id] = run
             while len(self._runs) > KEEP:
                 self._runs.popitem(last=False)
-            if self._executor is None:
-                self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="citylab-grading")
-            self._executor.submit(self._grade, run, source, reference)
+            if self._worker is None or not self._worker.is_alive():
+                self._worker = threading.Thread(target=self._work, name="citylab-grading", daemon=True)
+                self._worker.start()
+        self._queue.put((run, source, reference))
         return run
 
     def get(self, run_id: int) -> GradingRun | None:
@@ -90,10 +96,24 @@ class GradingRuns:
             return list(reversed(self._runs.values()))
 
     def shutdown(self) -> None:
+        """Drop queued gradings and let the worker end after the current one."""
+        while True:
+            try:
+                item = self._queue.get_nowait()
+            except queue.Empty:
+                break
+            if item is not None:
+                item[0].state, item[0].error = "failed", "the dashboard stopped before this grading started"
+        self._queue.put(None)
         with self._lock:
-            executor, self._executor = self._executor, None
-        if executor is not None:
-            executor.shutdown(wait=False, cancel_futures=True)
+            self._worker = None
+
+    def _work(self) -> None:
+        while True:
+            item = self._queue.get()
+            if item is None:
+                return
+            self._grade(*item)
 
     def _grade(self, run: GradingRun, source: bytes | None, reference: Path | None) -> None:
         run.state = "running"

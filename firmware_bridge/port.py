@@ -117,7 +117,11 @@ class PortReader(threading.Thread):
                 stats.bytes += len(data)
                 for line in framer.feed(data):
                     stats.lines += 1
-                    on_line(self.url, line)
+                    try:
+                        on_line(self.url, line)
+                    except Exception as exc:  # a bug of ours must not stop the port: report, go on
+                        self.report(self.url, "internal", f"a line could not be handled ({type(exc).__name__}: "
+                                                          f"{exc}); carrying on with the next one")
         except (serial.SerialException, OSError, TypeError) as exc:
             # TypeError: pyserial's in_waiting on a closed fd; the device went away too.
             lost = framer.reset()

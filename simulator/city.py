@@ -24,7 +24,6 @@ naming the file, the field and what is wrong with it.
 
 from __future__ import annotations
 
-import difflib
 import math
 import tomllib
 from dataclasses import dataclass, field
@@ -42,6 +41,7 @@ from simulator.devices import DEVICE_TYPES
 from simulator.network import DUTY_POLICIES, PROFILES
 from simulator.scenario import ScenarioEvent, parse_event
 from simulator.sensors import SENSOR_PARAMS
+from simulator.toml_table import Table as _Table
 
 CITIES_DIR = Path(__file__).parent / "cities"
 METRES_PER_DEGREE = 111_320.0
@@ -339,48 +339,6 @@ def _epoch(table: _Table, raw: Any, zone: tzinfo) -> datetime:
         raise table.error("epoch", f"must be a date-time like 2024-06-21T06:00:00, not {raw!r}")
     # A date-time without an offset is the city's own wall clock.
     return raw if raw.tzinfo is not None else raw.replace(tzinfo=zone)
-
-
-class _Table:
-    """A TOML table being read, that words its errors as ``file: path.field reason``."""
-
-    def __init__(self, data: Mapping[str, Any], where: str, source: str) -> None:
-        self.data, self.where, self.source = data, where, source
-
-    def error(self, key: str, reason: str) -> ConfigError:
-        return ConfigError(f"{self.source}: {self.where}{key} {reason}")
-
-    def has(self, key: str) -> bool:
-        return key in self.data
-
-    def optional(self, key: str) -> Any:
-        return self.data.get(key)
-
-    def required(self, key: str, hint: str = "") -> Any:
-        if key not in self.data:
-            raise self.error(key, "is missing" + (f" ({hint})" if hint else ""))
-        return self.data[key]
-
-    def text(self, key: str) -> str:
-        value = self.required(key)
-        if not isinstance(value, str) or not value.strip():
-            raise self.error(key, f"must be non-empty text, not {value!r}")
-        return value
-
-    def number(self, key: str, low: float, high: float, hint: str = "") -> float:
-        value = self.required(key, hint)
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-            raise self.error(key, f"must be a number, not {value!r}")
-        if not low <= value <= high:
-            raise self.error(key, f"is {value}, outside {low:g} to {high:g}")
-        return float(value)
-
-    def reject_unknown(self, known: tuple[str, ...], what: str = "a city file") -> None:
-        for key in self.data:
-            if key not in known:
-                close = difflib.get_close_matches(key, known, n=1)
-                advice = f"did you mean {close[0]!r}?" if close else f"use {', '.join(known)}"
-                raise self.error(key, f"is not a field of {what}: {advice}")
 
 
 def _locate(name_or_path: str | Path) -> tuple[Path, str]:

@@ -6,8 +6,9 @@
     citylab sim export --out FILE [--hours H] [--city C] [--seed N]  run as fast as possible into a file
     citylab sim cities                                               list the bundled cities
 
-``inject`` publishes ``{"inject": {...}}`` on ``citylab/{site}/sim/cmd``,
-the control topic every running simulator of that site listens to.
+``inject`` publishes the event, ``{"type": "stadium", "duration": 600, ...}``, on
+``citylab/{site}/sim/cmd``, the control topic every running simulator of that
+site listens to (and the dashboard lists as injected events).
 """
 
 from __future__ import annotations
@@ -103,7 +104,7 @@ def cmd_inject(args: argparse.Namespace, settings: Settings) -> int:
     mqtt.connect(client, broker, attempts=3, delay=0.2)
     try:
         mqtt.wait_connected(client, broker)
-        info = client.publish(topic(settings.site, CONTROL_DEVICE, "cmd"), json.dumps({"inject": event}), qos=1)
+        info = client.publish(topic(settings.site, CONTROL_DEVICE, "cmd"), json.dumps(event), qos=1)
         info.wait_for_publish(5)
     finally:
         mqtt.stop(client)

@@ -6,7 +6,7 @@ topics; on stop every ``status`` becomes ``offline``. MQTT allows one last will
 per connection, so a crash (not a stop) leaves the statuses ``online``.
 
 A ``cmd`` to the pseudo-device ``sim`` (``citylab/{site}/sim/cmd``, what
-``citylab sim inject`` sends) is a scenario injection: ``{"inject": {...}}``.
+``citylab sim inject`` sends) is a scenario injection: ``{"type": "stadium", ...}``.
 """
 
 from __future__ import annotations
@@ -117,6 +117,10 @@ class SimulatorService:
             STATUS_TIMEOUT_S,
         )
         mqtt.stop(client)
+
+    def kpis(self) -> dict[str, Any]:
+        """The run's ground truth so far (``Simulation.kpis``); safe to call while it runs."""
+        return self.simulation.kpis()
 
     @property
     def running(self) -> bool:

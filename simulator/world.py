@@ -45,6 +45,7 @@ class Conditions:
     now: float
     t: float                   # simulated seconds since the run's start
     hour: float                # local clock hour, 0..24
+    weekday: int               # local day of the week, Monday 0
     traffic_base: float        # the clock's traffic profile, before events
     elevation: float           # the sun's elevation at the city centre, degrees
     clear_sky_lx: float
@@ -67,6 +68,7 @@ class World:
         self.events: list[ScenarioEvent] = list(events)
         self._cached: Conditions | None = None
         self._zone = city.zone()
+        self._masks: dict[ScenarioEvent, np.ndarray] = {}
 
     def add_event(self, event: ScenarioEvent) -> None:
         """Schedule an event (an injection); it applies from its start on."""
@@ -106,12 +108,15 @@ class World:
             elif event.type == "power_cut":
                 power[where] = False
         elevation = solar_elevation(now, self.city.latitude, self.city.longitude)
-        self._cached = Conditions(now, t, hour, base, elevation, clear_sky_illuminance(elevation),
+        self._cached = Conditions(now, t, hour, local.weekday(), base, elevation, clear_sky_illuminance(elevation),
                                   traffic, pollution, noise, parking, power, active)
         return self._cached
 
     def _district_mask(self, event: ScenarioEvent) -> np.ndarray:
-        mask = np.zeros(len(self.districts), dtype=bool)
+        cached = self._masks.get(event)
+        if cached is not None:
+            return cached
+        mask = self._masks[event] = np.zeros(len(self.districts), dtype=bool)
         if event.devices:
             # Device-targeted events act on the districts those devices are in.
             for spec in self.city.devices:

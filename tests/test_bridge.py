@@ -238,3 +238,27 @@ def test_the_dead_letter_file_is_bounded(tmp_path: Path) -> None:
     assert (tmp_path / "dead.jsonl").stat().st_size <= 2000 + 400
     last = json.loads((tmp_path / "dead.jsonl").read_text().splitlines()[-1])
     assert last["line"].endswith("99") and last["size"] == 102
+
+
+def test_a_failure_inside_the_bridge_does_not_stop_the_port() -> None:
+    from firmware_bridge.port import PortReader
+
+    line = PtyLine()
+    seen: list[bytes] = []
+    said: list[str] = []
+
+    def on_line(url: str, data: bytes) -> None:
+        if data == b"boom":
+            raise RuntimeError("a bug")
+        seen.append(data)
+
+    reader = PortReader(line.path, on_line, lambda port, kind, text: said.append(text))
+    reader.start()
+    try:
+        assert wait_until(reader.connected.is_set)
+        line.write_raw(b"one\nboom\ntwo\n")
+        assert wait_until(lambda: seen == [b"one", b"two"])
+    finally:
+        reader.stop()
+        line.close()
+    assert any("RuntimeError: a bug" in text for text in said)

@@ -368,3 +368,21 @@ def test_openapi_documents_the_error_answers(client: TestClient) -> None:
     assert "404" in paths["/api/devices/{site}/{device}/series"]["get"]["responses"]
     problem = paths["/api/runs/{run_id}"]["get"]["responses"]["404"]["content"]["application/json"]["schema"]
     assert problem["$ref"].endswith("/Problem")
+
+
+def test_stopping_drops_queued_gradings_with_a_reason(tmp_path: Path) -> None:
+    from dashboard.runs import GradingRuns
+
+    grader = FakeGrader()
+    runs = GradingRuns(tmp_path / "g.sqlite", grader=grader)
+    first = runs.start(LAB, "ann", b"print(1)\n", "a.py", None)
+    second = runs.start(LAB, "bob", b"print(2)\n", "b.py", None)
+    deadline = time.monotonic() + 5
+    while first.state != "running" and time.monotonic() < deadline:
+        time.sleep(0.01)
+    runs.shutdown()
+    assert second.state == "failed" and "stopped before this grading started" in (second.error or "")
+    grader.release.set()
+    while first.state == "running" and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert first.state == "done" and [call[1] for call in grader.calls] == ["ann"]

@@ -103,12 +103,15 @@ def test_pi_agent_without_i2c_still_runs_and_says_how_to_fix_it(pins: MockFactor
 
     config = settings.Settings({"site": "rpi-test", "device": "pi-02", "kit": "rpi", "mode": "serial"})
     lines: list[str] = []
-    hal = PiHal(smbus_factory=no_bus, write=lines.append)
+    commands = ['{"set": {"dim": 60}}']
+    hal = PiHal(smbus_factory=no_bus, write=lines.append, read=lambda: commands.pop(0) if commands else None)
     link = app.make_link(config, hal)
     link.start()
     link.step()
     hal.close()
     assert any("raspi-config" in line for line in lines)
+    states = [json.loads(line[6:]) for line in lines if line.startswith("state ")]
+    assert states[-1][0]["v"] == 60.0  # serial mode obeys commands on stdin, like the ESP32 on USB
     packs = [line for line in lines if line.startswith("[")]
     readings = contract.validate_message("citylab/rpi-test/pi-02/telemetry", packs[0].encode()).readings
     assert [r.name for r in readings] == ["motion"]
@@ -121,3 +124,28 @@ def test_pi_agent_refuses_a_bad_config_in_one_line(tmp_path: Path) -> None:
                             capture_output=True, text=True, timeout=30)
     assert result.returncode == 1
     assert result.stderr.strip().count("\n") == 0 and "site 'Alice' is not a valid id" in result.stderr
+
+
+def test_pi_agent_program_in_serial_mode_obeys_stdin(tmp_path: Path) -> None:
+    import os
+
+    config = tmp_path / "config.json"
+    config.write_text('{"site": "rpi-test", "device": "pi-03", "kit": "rpi", "mode": "serial", "interval": 0.2}')
+    env = dict(os.environ, GPIOZERO_PIN_FACTORY="mock", GPIOZERO_MOCK_PIN_CLASS="mockpwmpin")
+    process = subprocess.Popen([sys.executable, "-m", "citylab_agent", "--config", str(config)], cwd=AGENT_DIR,
+                               stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env)
+    try:
+        first = [process.stdout.readline() for _ in range(3)]
+        process.stdin.write('{"set": {"dim": 30, "on": false}}\n')
+        process.stdin.flush()
+        later = [process.stdout.readline() for _ in range(8)]
+    finally:
+        process.terminate()
+        process.wait(10)
+    packs = [line for line in first + later if line.startswith("[")]
+    assert packs and all(contract.validate_message("citylab/rpi-test/pi-03/telemetry", p.strip().encode())
+                         for p in packs)
+    states = [json.loads(line[6:]) for line in later if line.startswith("state ")]
+    assert states and {r["n"]: r.get("v", r.get("vb")) for r in states[-1]} == {"dim": 30.0, "on": False,
+                                                                               "interval": 0.2}
+    assert process.returncode == 0  # SIGTERM stops it cleanly

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import logging
-import threading
 import time
 from datetime import datetime
 from pathlib import Path
@@ -243,16 +242,19 @@ def test_injection_through_the_control_topic_of_a_real_broker(embedded_broker: B
         client = mqtt.make_client("test")
         mqtt.connect(client, embedded_broker)
         mqtt.wait_connected(client, embedded_broker)
-        client.publish("citylab/lab/sim/cmd", json.dumps({"inject": {"type": "pollution_episode",
-                                                                      "duration": 900}}), qos=1)
+        # What `citylab sim inject` sends (the event itself), the wrapped form, and nonsense.
+        client.publish("citylab/lab/sim/cmd", json.dumps({"type": "pollution_episode", "duration": 900}), qos=1)
         client.publish("citylab/lab/sim/cmd", b'{"inject": {"type": "earthquake"}}', qos=1)
+        client.publish("citylab/lab/sim/cmd", json.dumps({"inject": {"type": "stadium", "delay": 60}}), qos=1)
         deadline = time.monotonic() + 5
-        while not service.simulation.world.events and time.monotonic() < deadline:
+        while len(service.simulation.world.events) < 2 and time.monotonic() < deadline:
             time.sleep(0.02)
         mqtt.stop(client)
     finally:
         service.stop()
-    assert [e.type for e in service.simulation.world.events] == ["pollution_episode"]
+    events = service.simulation.world.events
+    assert [e.type for e in events] == ["pollution_episode", "stadium"]
+    assert events[1].start > events[0].start  # "delay": a minute after it arrived
     assert service.error is None
 
 

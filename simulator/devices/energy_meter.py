@@ -56,7 +56,7 @@ class EnergyMeter(Model):
         if self._power is not None and dt > 0:
             self.energy_kwh += self._power * dt / 3.6e6
         self._wander = ou_step(self._wander, dt, LOAD_TAU, rng, self.n)
-        weekday_office = office_shape(c.hour) * (c.traffic_base > 0.1)
+        weekday_office = office_shape(c.hour) * (c.weekday < 5)
         shape = np.where(self.p["office"], weekday_office, home_shape(c.hour))
         base, peak = self.p["base_kw"], self.p["peak_kw"]
         power = 1000 * (base + np.maximum(peak - base, 0) * shape) * (1 + 0.1 * self._wander)

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from citylab.broker import free_port
-from tests.browser.conftest import screenshot
+from browser.conftest import screenshot  # tests/ is on sys.path, as for test_dashboard
 
 pytestmark = pytest.mark.timeout(90)
 

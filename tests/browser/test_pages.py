@@ -19,7 +19,7 @@ import pytest
 from citylab.stores import SQLiteStore
 from dashboard import DashboardServer
 from labs import Gradebook
-from tests.browser.conftest import screenshot
+from browser.conftest import screenshot  # tests/ is on sys.path, as for test_dashboard
 from test_dashboard import record, telemetry
 from test_dashboard_api import result
 
@@ -266,3 +266,23 @@ def test_replay_shows_the_map_at_a_past_moment_and_returns_to_live(page: Any, si
     page.click("#replay-live")
     page.wait_for_selector(".replay-badge", state="hidden")
     assert page.is_visible("#replay-open")
+
+
+def test_a_device_opened_from_a_replay_charts_up_to_that_moment(page: Any, site: tuple[str, City]) -> None:
+    page.goto(site[0] + "#/city")
+    page.wait_for_selector(".connection[data-state='live']")
+    page.click("#replay-open")
+    page.wait_for_selector(".replay-badge:not([hidden])")
+    page.eval_on_selector("#replay-time", "(el) => { el.value = Number(el.min) + 1800; el.dispatchEvent(new Event('input')); }")
+    page.wait_for_timeout(500)
+    page.locator("circle[data-id='aq-sea']").click()
+    page.wait_for_selector(".chart-card[data-quantity='pm2_5'] .chart-line")
+    assert "?at=" in page.url and "Replay:" in page.locator(".page-head").inner_text()
+    # The chart ends at the replayed moment (half an hour ago), not now: it does not move with live values.
+    line = ".chart-card[data-quantity='pm2_5'] .chart-line"
+    before = page.locator(line).get_attribute("d")
+    page.wait_for_timeout(1200)
+    assert page.locator(line).get_attribute("d") == before
+    page.get_by_role("link", name="Back to live").click()
+    page.wait_for_function("() => !location.hash.includes('at=')")
+    page.wait_for_selector(line)

@@ -13,6 +13,7 @@ const THRESHOLDS = {
   pm2_5: [10, 20, 25, 50], pm10: [20, 40, 50, 100], no2: [40, 90, 120, 230], o3: [50, 100, 130, 240], noise: [45, 55, 65, 75],
 };
 const PULSE_LIMIT = 300;
+const FRAME_BUDGET_MS = 8;
 const safe = (text) => String(text).replace(/[^a-z0-9_-]/gi, "");
 const STATUS_COLOURS = { online: "#1a9850", reporting: "#0072B2", offline: "#d73027", silent: "#8a96a0" };
 
@@ -38,6 +39,8 @@ export class CityMap {
     this.typeColour = new Map(city.types.map((type, i) => [type, CATEGORY[i % CATEGORY.length]]));
     this.onPick = onPick;
     this.range = null;
+    this.dirty = new Map(); // device id -> pulse?, waiting for the next frame
+    this.frame = 0;
   }
 
   render() {
@@ -148,16 +151,30 @@ export class CityMap {
     for (const [id, circle] of this.markers) this.paint(id, circle);
   }
 
-  /** Colour the markers of these device ids only (a live update); a few changed markers pulse. */
+  /** Colour the markers of these device ids only (a live update); a few changed markers pulse.
+   * Painting runs in animation frames with a time budget, so a burst of 10,000 readings never
+   * holds the page for longer than a frame or two at a time. */
   update(ids) {
-    const pulse = ids.size <= PULSE_LIMIT ? [] : null; // past that, the whole city pulses: no signal, just work
-    for (const id of ids) {
+    const pulse = ids.size <= PULSE_LIMIT;
+    for (const id of ids) this.dirty.set(id, pulse);
+    if (!this.frame) this.frame = requestAnimationFrame(() => this.paintDirty());
+  }
+
+  paintDirty() {
+    this.frame = 0;
+    const until = performance.now() + FRAME_BUDGET_MS;
+    const pulsing = [];
+    for (const [id, pulse] of this.dirty) {
+      this.dirty.delete(id);
       const circle = this.markers.get(id);
-      if (!circle) continue;
-      this.paint(id, circle);
-      if (pulse) { circle.classList.remove("pulse"); pulse.push(circle); }
+      if (circle) {
+        this.paint(id, circle);
+        if (pulse) { circle.classList.remove("pulse"); pulsing.push(circle); }
+      }
+      if (performance.now() > until) break;
     }
-    if (pulse && pulse.length) requestAnimationFrame(() => { for (const c of pulse) c.classList.add("pulse"); });
+    if (pulsing.length) requestAnimationFrame(() => { for (const c of pulsing) c.classList.add("pulse"); });
+    if (this.dirty.size) this.frame = requestAnimationFrame(() => this.paintDirty());
   }
 
   paint(id, circle) {

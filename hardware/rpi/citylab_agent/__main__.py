@@ -31,8 +31,16 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as exc:
         print(f"citylab_agent: {exc}", file=sys.stderr)
         return 1
+    from gpiozero.exc import GPIOZeroError
+
     hal = PiHal()
-    link = app.make_link(config, hal)
+    try:
+        link = app.make_link(config, hal)
+    except (OSError, GPIOZeroError) as exc:  # no GPIO access, a pin taken, no PWM: one line, not a traceback
+        print(f"citylab_agent: cannot set up the pins ({type(exc).__name__}: {exc}): is this a Raspberry Pi, "
+              f"and is no other program using GPIO17 and GPIO18?", file=sys.stderr)
+        hal.close()
+        return 1
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *a: stop.set())
     try:

@@ -7,6 +7,7 @@ drivers and links run unchanged. Pins are BCM numbers. In tests gpiozero's
 
 from __future__ import annotations
 
+import select
 import sys
 import time
 from typing import Any, Callable
@@ -51,9 +52,11 @@ class PiHal:
     """The Pi: real clock (NTP by the OS), network by the OS, paho for MQTT."""
 
     def __init__(self, smbus_factory: Callable[[int], Any] | None = None, write: Callable[[str], None] | None = None,
-                 mqtt_factory: Callable[..., Any] | None = None) -> None:
+                 mqtt_factory: Callable[..., Any] | None = None,
+                 read: Callable[[], str | None] | None = None) -> None:
         self.smbus_factory = smbus_factory
         self.write = write or (lambda line: (sys.stdout.write(line + "\n"), sys.stdout.flush()))
+        self.read = read or _stdin_line
         self.mqtt_factory = mqtt_factory
         self.devices: list[Any] = []  # closed by close(), so pins are released
         self.logs: list[str] = []
@@ -124,8 +127,21 @@ class PiHal:
         self.write(text)
 
     def read_line(self) -> str | None:
-        return None
+        """A command line waiting on stdin (serial mode, behind the bridge), or None."""
+        return self.read()
 
     def close(self) -> None:
         for device in self.devices:
             device.close()
+
+
+def _stdin_line() -> str | None:
+    """One line from stdin if one is waiting; never blocks (the loop also samples)."""
+    try:
+        ready = select.select([sys.stdin], [], [], 0)[0]
+    except (OSError, ValueError):  # no stdin (a service): no commands in serial mode
+        return None
+    if not ready:
+        return None
+    line = sys.stdin.readline()
+    return line.rstrip("\n") if line else None

@@ -20,7 +20,8 @@ export async function cityPage(main, { navigate }) {
   let site = new URLSearchParams(location.hash.split("?")[1] || "").get("site") || city.site;
   let snapshot = null; // while replaying: device id -> record at the replayed moment
   const lookup = (id) => (snapshot ? snapshot.get(id) : live.devices.get(key(site, id)));
-  const map = new CityMap(city, lookup, (id) => navigate(`#/device/${enc(site)}/${enc(id)}`));
+  let replayTime = null; // the replayed moment, passed on to a device opened from the map
+  const map = new CityMap(city, lookup, (id) => navigate(`#/device/${enc(site)}/${enc(id)}${snapshot && replayTime ? `?at=${Math.round(replayTime)}` : ""}`));
 
   const modeSelect = el("select", { id: "colour-by" });
   const legendList = el("ul", { class: "legend-list" });
@@ -77,6 +78,7 @@ export async function cityPage(main, { navigate }) {
   const replayBadge = el("p", { class: "replay-badge", hidden: true, role: "status" });
   const replay = new ReplayBar(() => site, (found, time) => {
     snapshot = found;
+    replayTime = found ? time : null;
     replayBadge.hidden = !found;
     if (found) replayBadge.textContent = t(STRINGS.replaying, { time: formatTime(time) });
     map.recolour(); drawLegend(); paintSwatches(legendList); table.update();

@@ -1,7 +1,7 @@
 // One device: its latest values, a live chart per quantity over a chosen range,
 // its online/offline history (last wills included) and the messages it had refused.
 import { STRINGS } from "../strings.js";
-import { el, t, getJSON, enc, quantityName, unitText, typeName, formatValue, timeElement, statusBadge, errorBox } from "../dom.js";
+import { el, t, getJSON, enc, quantityName, unitText, typeName, formatValue, formatTime, timeElement, statusBadge, errorBox } from "../dom.js";
 import { live, key } from "../live.js";
 import { drawChart } from "../charts.js";
 import { deviceStatus } from "../map.js";
@@ -12,6 +12,8 @@ const POINTS = 300;
 
 export async function devicePage(main, { params }) {
   const [site, deviceId] = params.map(decodeURIComponent);
+  // Opened from a replay: the charts end at that moment and do not follow live values.
+  const at = Number(new URLSearchParams(location.hash.split("?")[1] || "").get("at")) || null;
   const base = `api/devices/${enc(site)}/${enc(deviceId)}`;
   let device;
   try {
@@ -90,7 +92,7 @@ export async function devicePage(main, { params }) {
     await Promise.all(wanted.map(async ([channel, name]) => {
       const entry = charts.get(`${channel}/${name}`);
       try {
-        const series = await getJSON(`${base}/series?name=${enc(name)}&channel=${channel}&seconds=${asked}&points=${POINTS}`);
+        const series = await getJSON(`${base}/series?name=${enc(name)}&channel=${channel}&seconds=${asked}&points=${POINTS}${at ? `&end=${at}` : ""}`);
         if (asked !== range) return; // the user picked another range meanwhile
         entry.series = series;
         draw(entry);
@@ -116,7 +118,9 @@ export async function devicePage(main, { params }) {
 
   main.replaceChildren(
     el("div", { class: "page-head" },
-      el("div", {}, el("h1", {}, el("span", { text: deviceId }), " ", status), el("p", { class: "muted" }, el("span", { text: `${where}${t(STRINGS.deviceOfSite, { site })} · ` }), seen)),
+      el("div", {}, el("h1", {}, el("span", { text: deviceId }), " ", status), el("p", { class: "muted" }, el("span", { text: `${where}${t(STRINGS.deviceOfSite, { site })} · ` }), seen,
+        at ? el("span", { class: "replay-note" }, " · ", el("strong", { text: t(STRINGS.replaying, { time: formatTime(at) }) }), " ",
+          el("a", { href: `#/device/${enc(site)}/${enc(deviceId)}`, text: STRINGS.replayBackToLive })) : null)),
       el("div", { class: "controls" }, el("span", { class: "field-label", id: "range-label", text: STRINGS.rangeLabel }), rangeGroup)),
     el("section", { class: "panel", "aria-label": STRINGS.colLatest }, tiles),
     chartGrid,
@@ -139,6 +143,7 @@ export async function devicePage(main, { params }) {
     for (const row of rows) {
       if (row.site !== site || row.device !== deviceId) continue;
       mine = true;
+      if (at) continue; // replaying: the charts stay at the replayed moment
       const channel = row.channel === "state" ? "state" : "telemetry";
       const latest = device[channel][row.name];
       if (!latest || row.time >= latest.time) device[channel][row.name] = { value: row.value, unit: row.unit, time: row.time };

@@ -41,8 +41,7 @@ def build(kit, hal):
         try:
             found.append(sensors.BME280(hal.i2c(pins["sda"], pins["scl"]), pins["bme280_addr"]))
         except OSError as exc:
-            hal.log("BME280 not found: " + str(exc) + " (check SDA=GPIO2 pin 3, SCL=GPIO3 pin 5, 3V3, GND; "
-                    "is I2C on in raspi-config?)")
+            hal.log("BME280 not found: " + str(exc) + " (check SDA=GPIO2 pin 3, SCL=GPIO3 pin 5, 3V3, GND)")
         found.append(sensors.Motion(hal.pin_in(pins["pir"])))
         return found, sensors.Lamp(hal.pwm(pins["led_pwm"]))
     raise ValueError("unknown kit " + repr(kit))
