@@ -315,3 +315,57 @@ def test_export_writes_every_message_and_the_ground_truth(tmp_path: Path) -> Non
     assert devices["park-seafront"]["arrivals"] >= devices["park-seafront"]["turned_away"] >= 0
     assert devices["aq-egnatia"]["no2_exposure_ugh"] > 0
     assert stored["totals"]["streetlight_energy_wh"] > 0
+
+
+def test_stuck_failure_freezes_and_rush_hour_fills_the_queues() -> None:
+    city = city_of({"id": "wx-1", "type": "weather"},
+                   {"id": "tc-1", "type": "traffic", "follows_clock": True, "interval": 60},
+                   events=[{"type": "sensor_failure", "start": 3600, "duration": 3600, "devices": ["wx-1"],
+                            "mode": "stuck"},
+                           {"type": "rush_hour", "start": 7200, "duration": 3600, "intensity": 3}])
+    out = run(city, 3 * 3600, epoch=datetime.fromisoformat("2025-03-16T12:00:00+02:00"))  # a quiet Sunday noon
+    start = datetime.fromisoformat("2025-03-16T12:00:00+02:00").timestamp()
+    during = {v for t, v in values(out, "wx-1", "temperature") if 3600 < t - start < 7200}
+    after = {v for t, v in values(out, "wx-1", "temperature") if t - start >= 7200}
+    assert len(during) == 1 and len(after) > 10
+
+    def passed(a: float, b: float) -> float:
+        return sum(v for t, v in values(out, "tc-1", "vehicles") if a <= t - start < b)
+
+    assert passed(7260, 10800) > 2 * passed(3660, 7200)
+
+
+def citylab_cli(*args: str, tmp_path: Path) -> "subprocess.CompletedProcess[str]":
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "CITYLAB_DATA": str(tmp_path)}
+    return subprocess.run([sys.executable, "-m", "citylab.cli", *args], env=env, capture_output=True, text=True,
+                          timeout=60)
+
+
+def test_sim_export_and_inject_on_the_command_line(tmp_path: Path, embedded_broker: BrokerAddress) -> None:
+    result = citylab_cli("sim", "export", "--city", "old-town", "--hours", "0.25", "--seed", "3",
+                         "--out", str(tmp_path / "run.jsonl"), "--kpis", str(tmp_path / "kpis.json"), tmp_path=tmp_path)
+    assert result.returncode == 0, result.stderr
+    header, messages, kpis = read_run(tmp_path / "run.jsonl")
+    assert header["seed"] == 3 and len(messages) == kpis["messages"] > 500
+    assert json.loads((tmp_path / "kpis.json").read_text())["devices"]["tc-north-gate"]["arrivals_main"] > 0
+
+    bad = citylab_cli("sim", "inject", "flood", "--broker", embedded_broker.url, tmp_path=tmp_path)
+    assert bad.returncode != 0 and "invalid choice: 'flood'" in bad.stderr
+
+    service = SimulatorService(embedded_broker, "old-town", site="lab", seed=1, speed=60)
+    service.start()
+    try:
+        result = citylab_cli("sim", "inject", "power_cut", "--district", "old-town", "--duration", "300",
+                             "--broker", embedded_broker.url, "--site", "lab", tmp_path=tmp_path)
+        assert result.returncode == 0, result.stderr
+        deadline = time.monotonic() + 5
+        while not service.simulation.world.events[2:] and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        service.stop()
+    injected = service.simulation.world.events[2:]  # after the city file's two scheduled events
+    assert [(e.type, e.district, e.duration) for e in injected] == [("power_cut", "old-town", 300.0)]

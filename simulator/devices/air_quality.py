@@ -14,11 +14,16 @@ from __future__ import annotations
 
 import math
 
+from typing import TYPE_CHECKING, Sequence
+
 import numpy as np
 
 from simulator.devices.base import Model, Param, Quantity, ou_step
 from simulator.sun import solar_elevation
 from simulator.world import World
+
+if TYPE_CHECKING:
+    from simulator.city import City, DeviceSpec
 
 # Regional pollution builds up and clears over half a day.
 REGIONAL_TAU = 12 * 3_600.0
@@ -46,7 +51,7 @@ class AirQuality(Model):
     )
     QUANTITIES = tuple(Quantity(name, "ug/m3", 0, 1000, 0.1, noise=0.5) for name in NAMES)
 
-    def __init__(self, specs, city) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, specs: Sequence["DeviceSpec"], city: "City") -> None:
         super().__init__(specs, city)
         self._regional: np.ndarray | None = None
         self._exposure = np.zeros((self.n, 4))

@@ -11,10 +11,15 @@ from __future__ import annotations
 
 import math
 
+from typing import TYPE_CHECKING, Sequence
+
 import numpy as np
 
 from simulator.devices.base import Model, Param, Quantity, ou_step
 from simulator.world import World
+
+if TYPE_CHECKING:
+    from simulator.city import City, DeviceSpec
 
 LOAD_TAU = 1800.0
 
@@ -44,7 +49,7 @@ class EnergyMeter(Model):
         Quantity("energy", "kWh", 0, 1e12, 0.001),
     )
 
-    def __init__(self, specs, city) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, specs: Sequence["DeviceSpec"], city: "City") -> None:
         super().__init__(specs, city)
         self.energy_kwh = np.zeros(self.n)
         self.peak_w = np.zeros(self.n)

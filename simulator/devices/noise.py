@@ -9,10 +9,15 @@ Ground truth: the run's equivalent continuous level Leq (energy average).
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Sequence
+
 import numpy as np
 
 from simulator.devices.base import Model, Param, Quantity, ou_step
 from simulator.world import World
+
+if TYPE_CHECKING:
+    from simulator.city import City, DeviceSpec
 
 WANDER_TAU = 120.0
 WANDER_DB = 2.0
@@ -30,7 +35,7 @@ class Noise(Model):
     )
     QUANTITIES = (Quantity("noise", "dB", 20, 130, 0.1, noise=0.5),)
 
-    def __init__(self, specs, city) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, specs: Sequence["DeviceSpec"], city: "City") -> None:
         super().__init__(specs, city)
         self._wander: np.ndarray | None = None
         self._energy = np.zeros(self.n)

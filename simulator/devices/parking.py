@@ -20,10 +20,15 @@ from __future__ import annotations
 
 import math
 
+from typing import TYPE_CHECKING, Sequence
+
 import numpy as np
 
 from simulator.devices.base import Model, Param, Quantity
 from simulator.world import World
+
+if TYPE_CHECKING:
+    from simulator.city import City, DeviceSpec
 
 MAX_STEP_S = 10.0
 CAR_HEIGHT_M = 1.5
@@ -47,7 +52,7 @@ class Parking(Model):
         Quantity("distance", "m", 0, 6, 0.01, noise=0.02),
     )
 
-    def __init__(self, specs, city) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, specs: Sequence["DeviceSpec"], city: "City") -> None:
         super().__init__(specs, city)
         self.spaces = np.rint(self.p["spaces"]).astype(np.int64)
         self.occupied = np.zeros(self.n, dtype=np.int64)

@@ -12,13 +12,16 @@ Ground truth: energy used per lamp (Wh).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
 
 from citylab.errors import ContractError
 from simulator.devices.base import ActuatorModel, Param, Quantity, Value, command_settings, number_setting
 from simulator.world import World
+
+if TYPE_CHECKING:
+    from simulator.city import City, DeviceSpec
 
 USAGE = 'a streetlight obeys {"set": {"dim": 0..100}} and {"set": {"on": true|false}}'
 SETTINGS = ("dim", "on")
@@ -45,7 +48,7 @@ class Streetlight(ActuatorModel):
     )
     STATE = (Quantity("dim", "%", 0, 100, 1), Quantity("on", "", 0, 1, 1, boolean=True))
 
-    def __init__(self, specs, city) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, specs: Sequence["DeviceSpec"], city: "City") -> None:
         super().__init__(specs, city)
         self.dim = self.p["dim"].copy()
         self.on = self.p["on"].copy()

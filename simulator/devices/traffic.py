@@ -20,12 +20,15 @@ law), the mean queue and the arrivals, per approach.
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
 
 from simulator.devices.base import ActuatorModel, Param, Quantity, Value, command_settings, number_setting
 from simulator.world import World
+
+if TYPE_CHECKING:
+    from simulator.city import City, DeviceSpec
 
 USAGE = 'a traffic signal obeys {"set": {"cycle": 30..180, "split": 0.1..0.9}}'
 SETTINGS = ("cycle", "split")
@@ -54,7 +57,7 @@ class TrafficSignal(ActuatorModel):
     )
     STATE = (Quantity("cycle", "s", 30, 180, 0.1), Quantity("split", "/", 0, 1, 0.001))
 
-    def __init__(self, specs, city) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, specs: Sequence["DeviceSpec"], city: "City") -> None:
         super().__init__(specs, city)
         p = self.p
         for key in ("cycle", "split"):

@@ -9,10 +9,15 @@ Ground truth: collections, hours spent full, and the mean fill.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Sequence
+
 import numpy as np
 
 from simulator.devices.base import Model, Param, Quantity
 from simulator.world import World
+
+if TYPE_CHECKING:
+    from simulator.city import City, DeviceSpec
 
 BAG_PERCENT = 2.0
 # Mean of the traffic profile over a weekday: keeps fill_per_day a daily mean.
@@ -31,7 +36,7 @@ class WasteBin(Model):
     )
     QUANTITIES = (Quantity("fill", "%", 0, 100, 1, noise=1.5),)
 
-    def __init__(self, specs, city) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, specs: Sequence["DeviceSpec"], city: "City") -> None:
         super().__init__(specs, city)
         self.fill = self.p["start_fill"].copy()
         self.collections = np.zeros(self.n, dtype=np.int64)

@@ -15,11 +15,16 @@ from __future__ import annotations
 import math
 from datetime import datetime, timezone
 
+from typing import TYPE_CHECKING, Sequence
+
 import numpy as np
 
 from simulator.devices.base import Model, Param, Quantity, ou_step
 from simulator.sun import solar_time_hours
 from simulator.world import World
+
+if TYPE_CHECKING:
+    from simulator.city import City, DeviceSpec
 
 # Solar hours of the daily minimum (about dawn) and maximum (mid-afternoon).
 COLDEST_HOUR = 5.5
@@ -51,7 +56,7 @@ class Weather(Model):
         Quantity("illuminance", "lx", 0, 200_000, 1, noise=0.0),
     )
 
-    def __init__(self, specs, city) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, specs: Sequence["DeviceSpec"], city: "City") -> None:
         super().__init__(specs, city)
         self._anomaly: np.ndarray | None = None
         self._cloud: np.ndarray | None = None

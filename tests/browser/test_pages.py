@@ -188,6 +188,7 @@ def test_gradebook_matrix_filters_and_csv_export(page: Any, site: tuple[str, Cit
 def test_dead_letter_inspector_shows_reasons_and_new_ones_live(page: Any, site: tuple[str, City]) -> None:
     url, city = site
     page.goto(url + "#/dead-letters")
+    page.wait_for_selector(".connection[data-state='live']")
     page.wait_for_selector(".dead-table tbody tr")
     assert "use 'Cel'" in page.locator(".dead-table tbody").inner_text()
     record(city.store, "citylab/demo/lamp-01/telemetry", b'{"power": 12', time.time())

@@ -86,18 +86,21 @@ class Live {
   }
 
   start() {
-    this.refresh().catch(() => this.setConnection("error")).finally(() => this.connect());
+    // The stream first, the snapshot once it is ready: what is recorded in between
+    // is then in the snapshot or in the stream, never in neither.
+    this.connect();
     setInterval(() => this.refresh().catch(() => {}), REFRESH_MS);
   }
 
   connect() {
     // The whole stream, filtered on the page, so switching pages needs no reconnect.
     const source = new EventSource("api/live");
-    let opened = false;
     source.addEventListener("ready", () => {
       this.setConnection("live");
-      if (opened) this.refresh().catch(() => {}); // fill the gap left by a dropped connection
-      opened = true;
+      // First connection or a dropped one: take a snapshot now, and tell pages that loaded
+      // their own lists (dead letters, statuses) to reload what the stream could not give them.
+      this.refresh().catch(() => this.setConnection("error"));
+      this.emit("ready");
     });
     source.addEventListener("reading", (event) => this.onReadings(JSON.parse(event.data)));
     source.addEventListener("dead_letter", (event) => {

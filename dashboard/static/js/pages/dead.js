@@ -71,11 +71,13 @@ export async function deadPage(main) {
       el("thead", {}, el("tr", {}, [STRINGS.colTime, STRINGS.colTopic, STRINGS.colKind, STRINGS.colReason, STRINGS.colPayload].map((h) => el("th", { scope: "col", text: h })))),
       body)), empty));
   await load();
-  return live.on("dead_letter", (fresh) => {
+  const offReady = live.on("ready", load);
+  const offDead = live.on("dead_letter", (fresh) => {
     const known = new Set(rows.map((d) => d.id));
     const added = fresh.filter((d) => !known.has(d.id));
     if (!added.length) return;
     rows = [...added, ...rows].sort((a, b) => b.id - a.id).slice(0, KEEP);
     render(new Set(added.map((d) => d.id)));
   });
+  return () => { offReady(); offDead(); };
 }

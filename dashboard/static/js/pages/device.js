@@ -180,7 +180,8 @@ export async function devicePage(main, { params }) {
     drawTiles();
     loadSide().catch(() => {});
   });
+  const offReady = live.on("ready", () => loadSide().catch(() => {}));
   const onResize = () => { for (const entry of charts.values()) if (entry.series) draw(entry); };
   window.addEventListener("resize", onResize);
-  return () => { offReading(); offDead(); offDevices(); window.removeEventListener("resize", onResize); };
+  return () => { offReading(); offDead(); offDevices(); offReady(); window.removeEventListener("resize", onResize); };
 }
