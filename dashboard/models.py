@@ -176,6 +176,7 @@ class RunOut(BaseModel):
     solution_name: str
     state: str
     progress: list[str]
+    checks: list[CheckOut]  # decided so far, shown live before the result
     result: dict[str, object] | None
     error: str | None
     grade_id: int | None

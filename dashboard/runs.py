@@ -23,7 +23,7 @@ import tempfile
 import threading
 import time
 from collections import OrderedDict
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
@@ -45,6 +45,7 @@ class GradingRun:
     solution_name: str
     state: str = "queued"  # queued | running | done | failed
     progress: list[str] = field(default_factory=list)
+    checks: list[dict[str, Any]] = field(default_factory=list)  # decided so far, before the result
     result: dict[str, Any] | None = None
     error: str | None = None
     grade_id: int | None = None
@@ -54,7 +55,8 @@ class GradingRun:
     def to_dict(self) -> dict[str, Any]:
         return {
             "id": self.id, "lab_id": self.lab_id, "site": self.site, "solution_name": self.solution_name,
-            "state": self.state, "progress": list(self.progress), "result": self.result, "error": self.error,
+            "state": self.state, "progress": list(self.progress), "checks": list(self.checks),
+            "result": self.result, "error": self.error,
             "grade_id": self.grade_id, "created": self.created, "finished": self.finished,
         }
 
@@ -127,7 +129,8 @@ class GradingRuns:
                 path = reference
             grader = self._grader or _default_grader()
             result = grader(run.lab_id, run.site, path, broker=self._broker, target="sim",
-                            progress=run.progress.append)
+                            progress=run.progress.append,
+                            on_check=lambda check: run.checks.append(asdict(check)))
             run.result = result.to_dict()
             if self.gradebook_path is not None:
                 from labs import Gradebook

@@ -54,14 +54,16 @@ class FakeGrader:
         self.release = __import__("threading").Event()
 
     def __call__(self, lab_id: str, site: str, path: Path, broker: Any = None, target: str = "sim",
-                 progress: Any = None) -> GradeResult:
+                 progress: Any = None, on_check: Any = None) -> GradeResult:
         self.calls.append((lab_id, site, path, Path(path).read_text()))
         progress("started an embedded MQTT broker")
         progress("running device.py for 8 s")
+        graded = result(site, self.score)
+        on_check(graded.checks[0])  # the first check is decided before the grader is released
         self.release.wait(5)
         if site == "crash":
             raise LabError("the solution file could not be run")
-        return result(site, self.score)
+        return graded
 
 
 @pytest.fixture
@@ -254,10 +256,12 @@ def test_a_run_of_an_uploaded_program_is_watched_then_graded_and_recorded(client
     assert run["state"] in ("queued", "running") and run["solution_name"] == "my.py"
     running = wait_for(client, run["id"], "running")
     deadline = time.monotonic() + 5
-    while len(running["progress"]) < 2 and time.monotonic() < deadline:
+    while (len(running["progress"]) < 2 or not running["checks"]) and time.monotonic() < deadline:
         running = client.get(f"/api/runs/{run['id']}").json()
     assert running["progress"] == ["started an embedded MQTT broker", "running device.py for 8 s"]
     assert running["result"] is None
+    # A check decided before the grading ends is already on the page.
+    assert [(c["title"], c["passed"]) for c in running["checks"]] == [("It connects", True)]
     grader.release.set()
     done = wait_for(client, run["id"], "done")
     assert done["result"]["score"] == 10 and done["result"]["checks"][0]["title"] == "It connects"

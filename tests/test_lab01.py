@@ -27,7 +27,7 @@ from citylab import mqtt
 from citylab.errors import LabError, UnknownLabError
 from citylab.mqtt import BrokerAddress
 from citylab.stores import SQLiteStore
-from labs import Gradebook, GradeResult, Lab, SolutionInfo, get_lab, grade, list_labs
+from labs import CheckResult, Gradebook, GradeResult, Lab, SolutionInfo, get_lab, grade, list_labs
 from labs.catalogue import load_lab
 from labs.engine import Run
 from labs.engine.plugin import evaluate
@@ -352,7 +352,11 @@ def test_gradebook_keeps_the_history_of_regradings(gradings: dict[str, GradeResu
 
 def test_progress_reports_what_the_grader_is_doing(mosquitto: BrokerAddress, solutions: dict[str, Path]) -> None:
     lines: list[str] = []
+    decided: list[CheckResult] = []
     started = time.monotonic()
-    grade(LAB.id, "t-progress", solutions["crash"], mosquitto, progress=lines.append)
+    result = grade(LAB.id, "t-progress", solutions["crash"], mosquitto, progress=lines.append,
+                   on_check=decided.append)
     assert time.monotonic() - started < LAB.window_seconds
+    # Each check is reported as it is decided, and the reports are the result's checks.
+    assert decided == list(result.checks) and len(decided) == 6
     assert any(line.startswith(f"running crash.py for {LAB.window_seconds:.0f} s") for line in lines), lines

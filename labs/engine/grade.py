@@ -29,13 +29,15 @@ def grade(
     broker: BrokerAddress | None = None,
     target: str = "sim",
     progress: Callable[[str], None] | None = None,
+    on_check: Callable[[CheckResult], None] | None = None,
 ) -> GradeResult:
     """Grade ``solution`` for lab ``lab_id`` as site ``site``; never hangs, whatever the solution does.
 
     With ``broker`` None the grader starts an embedded broker of its own on a
     free port and stops it afterwards. Raises LabError (or UnknownLabError)
     with a sentence when the grading cannot happen; a solution that crashes
-    or never connects is graded, not an error.
+    or never connects is graded, not an error. ``progress`` gets a line per
+    stage; ``on_check`` gets each check's result as soon as it is known.
     """
     say = progress or _quiet
     lab = get_lab(lab_id)
@@ -68,23 +70,33 @@ def grade(
             # embedded broker, on localhost, QoS 0 loses nothing.
             run = observe(lab, site, path, broker, workdir, recorder_qos=0 if own else 1, progress=say)
             say(f"checking {lab.id}...")
+            explain = _explainer(run.solution.note())
             try:
-                checks = evaluate(lab, run, workdir)
+                checks = [explain(c) for c in evaluate(
+                    lab, run, workdir, on_check and (lambda check: on_check(explain(check))))]
             finally:
                 run.store.close()
         finally:
             if own is not None:
                 own.stop()
 
-    note = run.solution.note()
-    if note:
-        # Every failed check of a program that crashed has the same cause:
-        # say it where the trainee looks.
-        checks = [c if c.passed else CheckResult(c.name, c.title, c.points, c.max_points, c.passed,
-                                                 f"{c.feedback} ({note})") for c in checks]
     return GradeResult(
         lab_id=lab.id, site=site, target=target,
         score=sum(c.points for c in checks), max_score=sum(c.max_points for c in checks),
         checks=tuple(checks), started=started, duration_s=round(time.monotonic() - clock, 2),
         solution=run.solution,
     )
+
+
+def _explainer(note: str | None) -> Callable[[CheckResult], CheckResult]:
+    """Adds the solution's fate (a crash, say) to every failed check's feedback."""
+
+    def explain(check: CheckResult) -> CheckResult:
+        # Every failed check of a program that crashed has the same cause:
+        # say it where the trainee looks.
+        if check.passed or not note:
+            return check
+        return CheckResult(check.name, check.title, check.points, check.max_points, check.passed,
+                           f"{check.feedback} ({note})")
+
+    return explain

@@ -26,7 +26,7 @@ import sys
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 import pytest
 
@@ -74,8 +74,9 @@ def _feedback(excinfo: pytest.ExceptionInfo[BaseException]) -> str:
 class Collector:
     """The pytest plugin: provides ``run``, registers ``points``, collects outcomes."""
 
-    def __init__(self, run: Run) -> None:
+    def __init__(self, run: Run, on_check: Callable[[CheckResult], None] | None = None) -> None:
         self._run = run
+        self._on_check = on_check
         self.outcomes: dict[str, _Outcome] = {}
         self.problems: list[str] = []  # errors in the checks file itself
 
@@ -124,6 +125,18 @@ class Collector:
             if not outcome.feedback:
                 crash = getattr(report.longrepr, "reprcrash", None)
                 outcome.feedback = crash.message if crash else str(report.longrepr or "")
+        # After teardown a check's verdict is final: tell whoever watches live.
+        if report.when == "teardown" and self._on_check is not None:
+            self._on_check(_check_result(outcome))
+
+
+def _check_result(outcome: _Outcome) -> CheckResult:
+    passed = outcome.passed and outcome.ran
+    feedback = outcome.feedback if not passed else ""
+    if not passed and not feedback:
+        feedback = "this check did not run"
+    return CheckResult(outcome.name, outcome.title, outcome.max_points if passed else 0,
+                       outcome.max_points, passed, feedback)
 
 
 def _args(lab: Lab, ini: Path) -> list[str]:
@@ -138,11 +151,15 @@ def _args(lab: Lab, ini: Path) -> list[str]:
     ]
 
 
-def evaluate(lab: Lab, run: Run, workdir: Path) -> list[CheckResult]:
-    """Run the lab's checks against ``run``; one CheckResult per check, in file order."""
+def evaluate(lab: Lab, run: Run, workdir: Path,
+             on_check: Callable[[CheckResult], None] | None = None) -> list[CheckResult]:
+    """Run the lab's checks against ``run``; one CheckResult per check, in file order.
+
+    ``on_check`` is called with each check's result as soon as it is known.
+    """
     ini = workdir / "pytest.ini"
     ini.write_text("[pytest]\n")
-    collector = Collector(run)
+    collector = Collector(run, on_check)
     with _PYTEST_LOCK:
         before = set(sys.modules)
         try:
@@ -157,12 +174,5 @@ def evaluate(lab: Lab, run: Run, workdir: Path) -> list[CheckResult]:
         raise LabError(f"the checks of lab {lab.id} are broken ({lab.checks}): {collector.problems[0]}")
     if code not in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED) or not collector.outcomes:
         raise LabError(f"the checks of lab {lab.id} could not run ({lab.checks}): pytest exit code {int(code)}")
-    results = []
-    for outcome in collector.outcomes.values():
-        passed = outcome.passed and outcome.ran
-        feedback = outcome.feedback if not passed else ""
-        if not passed and not feedback:
-            feedback = "this check did not run"
-        results.append(CheckResult(outcome.name, outcome.title, outcome.max_points if passed else 0,
-                                   outcome.max_points, passed, feedback))
+    results = [_check_result(outcome) for outcome in collector.outcomes.values()]
     return results

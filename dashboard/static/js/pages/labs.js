@@ -130,8 +130,18 @@ export function renderRun(run, host) {
   const parts = [state];
   if (run.error) parts.push(el("p", { class: "error", text: run.error }));
   if (run.result) parts.push(...resultView(run.result, run.grade_id));
+  // While the grader evaluates, each check appears as soon as it is decided.
+  else if (run.checks?.length) parts.push(checkList(run.checks));
   parts.push(progress);
   host.replaceChildren(...parts);
+}
+
+function checkList(checks) {
+  return el("ol", { class: "checks", "aria-label": STRINGS.checksTitle, "aria-live": "polite" }, checks.map((c) => el("li", { class: `check ${c.passed ? "pass" : "fail"}` },
+    el("span", { class: "check-mark", "aria-hidden": "true", text: c.passed ? "✓" : "✗" }),
+    el("p", { class: "check-title" }, el("span", { class: "visually-hidden", text: c.passed ? STRINGS.checkPassed : STRINGS.checkFailed }), c.title),
+    el("span", { class: "check-points", text: t(STRINGS.points, { points: c.points, max: c.max_points }) }),
+    !c.passed && c.feedback ? el("p", { class: "feedback", text: c.feedback }) : null)));
 }
 
 export function resultView(result, gradeId) {
@@ -140,12 +150,7 @@ export function resultView(result, gradeId) {
     el("span", { class: "score-label", text: STRINGS.score }),
     el("span", { class: "score-value", text: t(STRINGS.scoreOf, { score: result.score, max: result.max_score }) }),
     el("span", { class: "score-verdict", text: passed ? STRINGS.fullMarks : STRINGS.fixAndRetry }));
-  const checks = el("ol", { class: "checks", "aria-label": STRINGS.checksTitle }, result.checks.map((c) => el("li", { class: `check ${c.passed ? "pass" : "fail"}` },
-    el("span", { class: "check-mark", "aria-hidden": "true", text: c.passed ? "✓" : "✗" }),
-    el("p", { class: "check-title" }, el("span", { class: "visually-hidden", text: c.passed ? STRINGS.checkPassed : STRINGS.checkFailed }), c.title),
-    el("span", { class: "check-points", text: t(STRINGS.points, { points: c.points, max: c.max_points }) }),
-    !c.passed && c.feedback ? el("p", { class: "feedback", text: c.feedback }) : null)));
-  const out = [score, checks];
+  const out = [score, checkList(result.checks)];
   const stderr = result.solution?.stderr_tail || [];
   if (!passed && stderr.length) out.push(el("details", { class: "stderr" }, el("summary", { text: STRINGS.programOutput }), el("pre", { text: stderr.join("\n") })));
   if (gradeId) out.push(el("p", {}, el("a", { href: `#/gradebook/${gradeId}`, text: `${STRINGS.detail} →` })));
