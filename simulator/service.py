@@ -15,14 +15,15 @@ import logging
 import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 import paho.mqtt.client as paho
 
 from citylab import mqtt
 from citylab.contract import Topic, subscription, topic
-from citylab.errors import BrokerError, ContractError
+from citylab.errors import BrokerError, ConfigError, ContractError
 from citylab.mqtt import BrokerAddress
+from simulator.bulk_mqtt import BulkPublisher
 from simulator.city import City, load_city
 from simulator.engine import Simulation
 
@@ -39,6 +40,9 @@ class SimulatorService:
     ``published`` counts the messages handed to the broker so far.
     ``error`` holds what stopped the simulation thread, if it died.
     Each ``start()`` begins a fresh run of the city with the same seed.
+    ``bulk=True`` sends telemetry and state over a second connection
+    (``simulator.bulk_mqtt``, QoS 1, tens of thousands of messages a second,
+    none dropped) for big cities; not over TLS.
     """
 
     def __init__(
@@ -48,8 +52,14 @@ class SimulatorService:
         site: str = "demo",
         seed: int = 1,
         speed: float = 1.0,
+        *,
+        bulk: bool = False,
     ) -> None:
+        if bulk and broker.tls:
+            raise ConfigError("bulk publishing does not speak TLS: use bulk=False with an mqtts:// broker")
         self.broker = broker
+        self.bulk = bulk
+        self._bulk: BulkPublisher | None = None
         self.city = city if isinstance(city, City) else load_city(city)
         self.site = site
         self.seed = seed
@@ -72,7 +82,11 @@ class SimulatorService:
         if self._client is not None:
             return
         # A fresh run per start: an epoch-less city's clock starts now, not at construction.
-        self.simulation = Simulation(self.city, self.site, self.seed, self.speed, self._publish)
+        if self.bulk:
+            self.simulation = Simulation(self.city, self.site, self.seed, self.speed,
+                                         publish_batch=self._publish_batch)
+        else:
+            self.simulation = Simulation(self.city, self.site, self.seed, self.speed, self._publish)
         self._subscribed.clear()
         self._refused = False
         client = mqtt.make_client("simulator")
@@ -88,6 +102,9 @@ class SimulatorService:
                     f"{subscription(self.site, 'cmd')} within {SUBSCRIBE_TIMEOUT_S:.0f} s "
                     f"(does its access list let this user read the site's cmd topics?)"
                 )
+            if self.bulk:
+                self._bulk = BulkPublisher(self.broker.host, self.broker.port, mqtt.client_id("simulator-bulk"),
+                                           username=self.broker.username, password=self.broker.password)
         except BrokerError:
             mqtt.stop(client)
             raise
@@ -111,6 +128,9 @@ class SimulatorService:
         if self._thread is not None:
             self._thread.join(JOIN_TIMEOUT_S)
             self._thread = None
+        bulk, self._bulk = self._bulk, None
+        if bulk is not None:
+            bulk.close(timeout=STATUS_TIMEOUT_S)
         _wait_published(
             [client.publish(topic(self.site, d, "status"), b"offline", qos=1, retain=True)
              for d in self.simulation.devices],
@@ -149,6 +169,13 @@ class SimulatorService:
         # A retained state must not be lost; a missed telemetry reading is replaced by the next.
         client.publish(topic_text, payload, qos=1 if retain else 0, retain=retain)
         self.published += 1
+
+    def _publish_batch(self, messages: Sequence[tuple[str, bytes, bool]]) -> None:
+        bulk = self._bulk
+        if bulk is None:
+            return
+        bulk.publish_batch(messages)
+        self.published += len(messages)
 
     def _on_connect(self, client: paho.Client, userdata: Any, flags: Any, reason: Any, props: Any) -> None:
         if not getattr(reason, "is_failure", False):

@@ -104,10 +104,14 @@ class InfluxV1(Server):
         first = not (self.folder / "meta").exists()
         super().start()
         if first:
-            # With no user yet, InfluxDB 1.x lets anyone create the first admin.
-            self.query(f"CREATE USER {INFLUX_USER} WITH PASSWORD '{INFLUX_PASSWORD}' WITH ALL PRIVILEGES",
-                       db=None, auth=False)
-            self.query(f'CREATE DATABASE "{INFLUX_DB}"', db=None)
+            try:
+                # With no user yet, InfluxDB 1.x lets anyone create the first admin.
+                self.query(f"CREATE USER {INFLUX_USER} WITH PASSWORD '{INFLUX_PASSWORD}' WITH ALL PRIVILEGES",
+                           db=None, auth=False)
+                self.query(f'CREATE DATABASE "{INFLUX_DB}"', db=None)
+            except BaseException:
+                self.stop()  # never leave a server behind
+                raise
         return self
 
     def query(self, text: str, db: str | None = INFLUX_DB, auth: bool = True) -> list[dict[str, Any]]:

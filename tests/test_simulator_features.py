@@ -369,3 +369,38 @@ def test_sim_export_and_inject_on_the_command_line(tmp_path: Path, embedded_brok
         service.stop()
     injected = service.simulation.world.events[2:]  # after the city file's two scheduled events
     assert [(e.type, e.district, e.duration) for e in injected] == [("power_cut", "old-town", 300.0)]
+
+
+def test_bulk_publishing_to_mosquitto_delivers_everything_at_qos_1(mosquitto: BrokerAddress) -> None:
+    heard: list[tuple[str, bytes, bool]] = []
+    listener = mqtt.make_client("test")
+    listener.on_message = lambda c, u, m: heard.append((m.topic, bytes(m.payload), bool(m.retain)))
+    mqtt.connect(listener, mosquitto)
+    mqtt.wait_connected(listener, mosquitto)
+    listener.subscribe("citylab/bulk/#", qos=1)
+    time.sleep(0.3)
+    service = SimulatorService(mosquitto, "old-town", site="bulk", seed=1, speed=3000, bulk=True)
+    service.start()
+    try:
+        time.sleep(1.0)
+    finally:
+        service.stop()
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and len([m for m in heard if not m[0].endswith("/status")]) < service.published:
+        time.sleep(0.05)
+    mqtt.stop(listener)
+    data = [m for m in heard if not m[0].endswith("/status")]
+    assert service.error is None and service.published > 1000
+    # QoS 1 end to end: every message the simulator published reached the subscriber.
+    assert len(data) == service.published
+    for topic_text, payload, _ in data[::50]:
+        validate_message(topic_text, payload)
+
+
+def test_bulk_publisher_without_a_broker_says_so() -> None:
+    from citylab.broker import free_port
+    from citylab.errors import BrokerError
+    from simulator.bulk_mqtt import BulkPublisher
+
+    with pytest.raises(BrokerError, match="cannot reach the MQTT broker"):
+        BulkPublisher("127.0.0.1", free_port(), "nobody")
