@@ -71,6 +71,16 @@ QUANTITY_UNITS: dict[str, tuple[str, ...]] = {
     "dim": ("%",),
     "power": ("W",),
     "energy": ("Wh", "kWh"),
+    "vehicles": ("count",),
+    "queue_main": ("count",),
+    "queue_side": ("count",),
+    "occupied": ("count",),
+    "free": ("count",),
+    "distance": ("m", "cm", "mm"),
+    "fill": ("%",),
+    "battery": ("%EL",),
+    "cycle": ("s",),
+    "split": ("/",),
 }
 
 

@@ -80,6 +80,8 @@ class Mosquitto:
                 self.process.wait(5)
             except subprocess.TimeoutExpired:
                 self.process.kill()
+        if self.process and self.process.stderr:
+            self.process.stderr.close()
 
 
 @pytest.fixture(scope="session")
