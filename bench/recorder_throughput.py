@@ -221,7 +221,11 @@ def main() -> int:
     parser.add_argument("--outage", type=float, default=60, help="seconds influxd is down (0: skip)")
     parser.add_argument("--readings-per-pack", type=int, default=4)
     parser.add_argument("--stores", default="sqlite,influx")
+    parser.add_argument("--switch-interval", type=float, default=None,
+                        help="sys.setswitchinterval for the recorder's process (Python's default is 0.005 s)")
     args = parser.parse_args()
+    if args.switch_interval:
+        sys.setswitchinterval(args.switch_interval)
     binary = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)

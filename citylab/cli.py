@@ -146,17 +146,18 @@ def cmd_up(args: argparse.Namespace, settings: Settings) -> int:
             broker_text = f"{broker.url} (embedded)"
         qos = 1 if settings.broker else 0
         store = SQLiteStore(settings.database)
-        recorder = Recorder(broker, store, qos=qos, spool=settings.spool_dir,
-                            client_id=_recorder_id(settings.spool_dir) if settings.broker else None).start()
+        spool = settings.data_dir / "spool-up"  # not `record`'s: both may run on one data folder
+        recorder = Recorder(broker, store, qos=qos, spool=spool,
+                            client_id=_recorder_id(spool) if settings.broker else None).start()
         running.append(recorder)
         data_text = str(settings.database)
         extra = settings.store_url() if settings.store else None
         if extra is not None and not (extra.kind == "sqlite" and extra.path == settings.database):
             # A recorder of its own, with its own spool: a slow InfluxDB never
             # holds back the SQLite copy the dashboard reads.
-            spool = settings.data_dir / "spool-store"
-            running.append(Recorder(broker, open_store(extra), qos=qos, spool=spool,
-                                    client_id=_recorder_id(spool) if settings.broker else None).start())
+            extra_spool = settings.data_dir / "spool-up-store"
+            running.append(Recorder(broker, open_store(extra), qos=qos, spool=extra_spool,
+                                    client_id=_recorder_id(extra_spool) if settings.broker else None).start())
             data_text += f" and {extra}"
         dashboard = DashboardServer(SQLiteStore(settings.database), settings.http_host, settings.http_port)
         city_text = "off (--no-sim)"
@@ -191,6 +192,11 @@ def cmd_record(args: argparse.Namespace, settings: Settings) -> int:
     url = StoreURL("sqlite", path=args.db) if args.db and not settings.store else settings.store_url()
     store = open_store(url)
     stop = stop_on_signals()
+    # This process is the recorder alone: paho's network thread gives up the
+    # GIL at every socket call and, by default, may wait 5 ms to get it back
+    # from the thread validating and writing; 1 ms lets it keep up (see
+    # bench/recorder_throughput.py --switch-interval).
+    sys.setswitchinterval(0.001)
     # A fixed client id and a spool on disk: the broker keeps our session while
     # we restart, and what we acknowledged is on disk until it is stored.
     recorder = Recorder(broker, store, spool=settings.spool_dir, client_id=_recorder_id(settings.spool_dir)).start()

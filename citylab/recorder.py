@@ -37,7 +37,7 @@ import paho.mqtt.client as paho
 from citylab import contract, mqtt
 from citylab.errors import BrokerError, ContractError, StoreError
 from citylab.stores import Batch, DeadLetter, Store
-from citylab.stores.spool import Spool, Spooled
+from citylab.stores.spool import Position, Spool, Spooled
 
 log = logging.getLogger("citylab.recorder")
 
@@ -220,7 +220,7 @@ class Recorder:
         finally:
             self.store.close()
 
-    def _gather(self) -> tuple[list[Spooled], object]:
+    def _gather(self) -> tuple[list[Spooled], Position]:
         """A batch from the spool: ``batch_size`` messages, or what came within ``flush_seconds``."""
         items, position = self.spool.read(self.batch_size)
         deadline = time.monotonic() + self.flush_seconds

@@ -14,7 +14,7 @@ from citylab import contract, mqtt
 from citylab.errors import ConfigError, StoreError
 from citylab.mqtt import BrokerAddress
 from citylab.recorder import Recorder
-from citylab.stores import Batch, SQLiteStore, StoreURL, open_store
+from citylab.stores import Batch, ReadingStore, SQLiteStore, StoreURL, open_store
 from citylab.stores.influx_v1 import InfluxV1Store
 from influx_fixtures import InfluxV1, VictoriaMetrics, influx_v1, locked_victoria, victoria  # noqa: F401 (fixtures)
 
@@ -74,6 +74,7 @@ def test_v1_recorder_writes_the_documented_schema(influx_v1: InfluxV1, mosquitto
 def test_v1_and_sqlite_answer_the_same_reading_interface(influx_v1: InfluxV1, tmp_path: Path) -> None:
     influx = open_store(StoreURL.parse(influx_v1.store_url()))
     sqlite = SQLiteStore(tmp_path / "same.sqlite")
+    assert isinstance(influx, ReadingStore) and isinstance(sqlite, ReadingStore)
     batch = batch_of("same", 120)
     for store in (influx, sqlite):
         store.write(batch)

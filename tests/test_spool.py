@@ -87,3 +87,11 @@ def test_a_full_disk_is_a_sentence_and_what_fits_is_kept(tiny_disk: Path) -> Non
     spool.append("t", b"again", 0.0)
     assert drain(spool) == [b"again"]
     spool.close()
+
+
+def test_a_second_recorder_on_the_same_spool_is_refused(tmp_path: Path) -> None:
+    first = Spool(tmp_path)
+    with pytest.raises(StoreError, match="in use by another recorder"):
+        Spool(tmp_path)
+    first.close()
+    Spool(tmp_path).close()  # free again once the first is closed

@@ -53,7 +53,8 @@ class InfluxV2Store(InfluxHTTP):
                                  f"and is the URL right?") from exc
 
     def _refused(self, exc: ApiException) -> None:
-        detail = (exc.body or exc.reason or "").strip()[:300] if isinstance(exc.body or "", str) else exc.reason
+        body = exc.body.decode("utf-8", "replace") if isinstance(exc.body, bytes) else exc.body
+        detail = str(body or exc.reason or "").strip()[:300]
         if exc.status in (401, 403):
             raise StoreError(f"InfluxDB at {self.url} refused the token ({detail}): check the token in the store "
                              f"URL or $CITYLAB_INFLUX_TOKEN, and that it may write to bucket {self.database!r}") from exc

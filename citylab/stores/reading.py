@@ -3,7 +3,8 @@
 The recorder only calls ``write`` and ``close``; graders and the dashboard
 call ``readings`` and ``aggregate``, so they work the same whether the data
 is in SQLite or InfluxDB. (The dashboard's live view and dead-letter list use
-SQLite-only methods; ``citylab up`` therefore always keeps a SQLite copy.)
+SQLite-only methods; ``citylab up --store`` therefore runs a second recorder
+into InfluxDB beside the SQLite one.)
 """
 
 from __future__ import annotations
@@ -64,26 +65,3 @@ class ReadingStore(Store, Protocol):
         channel: str = "telemetry",
     ) -> list[dict[str, Any]]:
         """``{time, value}`` per window of ``every`` seconds in [start, end), oldest first."""
-
-
-class MultiStore:
-    """Writes each batch to several stores in turn (``citylab up`` with InfluxDB keeps SQLite too).
-
-    If one fails the whole batch is retried later; the stores' idempotent
-    writes make the repeat harmless for those that had succeeded. Reads go to
-    the first store.
-    """
-
-    def __init__(self, *stores: Store) -> None:
-        self.stores = stores
-
-    def write(self, batch: "Batch") -> None:
-        for store in self.stores:
-            store.write(batch)
-
-    def close(self) -> None:
-        for store in self.stores:
-            store.close()
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.stores[0], name)

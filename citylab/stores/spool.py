@@ -21,6 +21,7 @@ reading is keyed by site, device, channel, name and its own time).
 
 from __future__ import annotations
 
+import fcntl
 import os
 import struct
 import threading
@@ -72,6 +73,14 @@ class Spool:
         self._lock = threading.Lock()
         try:
             self.folder.mkdir(parents=True, exist_ok=True)
+            # One recorder per spool: two writers would interleave their frames.
+            self._lock_fd = os.open(self.folder / "lock", os.O_RDWR | os.O_CREAT, 0o644)
+            try:
+                fcntl.flock(self._lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                os.close(self._lock_fd)
+                raise StoreError(f"the spool folder {self.folder} is in use by another recorder: stop it, "
+                                 f"or give this one another --data folder") from None
             segments = self._segments()
             self.cursor = self._read_cursor(segments)
             # Never append to a segment a killed process may have left torn:
@@ -134,7 +143,7 @@ class Spool:
     def close(self) -> None:
         """Close the files; what is spooled stays for the next start."""
         with self._lock:
-            for fd in (self._fd, self._read_fd):
+            for fd in (self._fd, self._read_fd, self._lock_fd):
                 if fd is not None:
                     try:
                         os.close(fd)
