@@ -159,7 +159,9 @@ def cmd_up(args: argparse.Namespace, settings: Settings) -> int:
             running.append(Recorder(broker, open_store(extra), qos=qos, spool=extra_spool,
                                     client_id=_recorder_id(extra_spool) if settings.broker else None).start())
             data_text += f" and {extra}"
-        dashboard = DashboardServer(SQLiteStore(settings.database), settings.http_host, settings.http_port)
+        dashboard = DashboardServer(SQLiteStore(settings.database), settings.http_host, settings.http_port,
+                                    city=None if args.no_sim else settings.city, site=settings.site,
+                                    gradebook_path=settings.gradebook)
         city_text = "off (--no-sim)"
         if not args.no_sim:
             simulator = start_simulator(settings, broker)

@@ -3,8 +3,9 @@
 A lab is one folder, like an ESPHome component: its manifest (``lab.toml``),
 the trainee's instructions (``README.md``), a ``starter/``, a reference
 ``solution/``, known-wrong solutions in ``wrong/`` and the ``checks.py`` the
-grader runs. Adding a lab adds a folder and touches no other file: the
-catalogue finds it by looking.
+grader runs; an analysis lab (``kind = "analysis"``) adds its dataset
+generator, ``dataset.py``. Adding a lab adds a folder and touches no other
+file: the catalogue finds it by looking.
 
 The manifest is checked field by field when it is read, so a broken lab is a
 ``LabError`` naming the file and the field, not a KeyError at grading time.
@@ -24,9 +25,17 @@ from citylab.errors import LabError, UnknownLabError
 LABS_ROOT = Path(__file__).resolve().parent
 FOLDER_PATTERN = re.compile(r"(\d{2})-([a-z0-9][a-z0-9-]*)")
 TARGETS = ("kit", "sim")
+# "device": the grader runs the program against a broker and watches it;
+# "analysis": the grader hands it a dataset of its own and reads its answer.
+KINDS = ("device", "analysis")
+# The file a trainee hands in, in starter/ and solution/, by kind.
+PROGRAM_FILES = {"device": "device.py", "analysis": "analysis.py"}
+# Analysis programs publish nothing; they still get a valid id in CITYLAB_DEVICE.
+ANALYSIS_DEVICE = "analysis"
 LEVELS = ("beginner", "intermediate", "advanced")
-# The grader records a run for this long; outside these bounds a lab is
-# either too short to see a 2 s rhythm or too long for "a grade in seconds".
+# The grader records a device lab's run for this long, and gives an analysis
+# program this long to answer; outside these bounds a lab is either too
+# short to see a 2 s rhythm or too long for "a grade in seconds".
 WINDOW_LIMITS = (3.0, 600.0)
 
 
@@ -46,6 +55,7 @@ class Lab:
     device: str
     summary: str = ""
     scenario: str = ""
+    kind: str = "device"
 
     @property
     def number(self) -> str:
@@ -57,12 +67,17 @@ class Lab:
 
     @property
     def starter(self) -> Path:
-        return self.folder / "starter" / "device.py"
+        return self.folder / "starter" / PROGRAM_FILES[self.kind]
 
     @property
     def solution(self) -> Path:
         """The reference solution, which must score full marks."""
-        return self.folder / "solution" / "device.py"
+        return self.folder / "solution" / PROGRAM_FILES[self.kind]
+
+    @property
+    def dataset(self) -> Path:
+        """An analysis lab's dataset generator: ``make(rng, site) -> (rows, truth)``."""
+        return self.folder / "dataset.py"
 
     def wrong_solutions(self) -> list[Path]:
         """Known-wrong solutions, each of which must lose its points."""
@@ -91,7 +106,9 @@ _FIELDS: dict[str, tuple[bool, Callable[[Any], bool], str]] = {
     "competences": (True, lambda v: _texts(v) and bool(v), "a non-empty list of texts"),
     "window_seconds": (True, lambda v: type(v) in (int, float) and WINDOW_LIMITS[0] <= v <= WINDOW_LIMITS[1],
                        f"a number of seconds from {WINDOW_LIMITS[0]:.0f} to {WINDOW_LIMITS[1]:.0f}"),
-    "device": (True, lambda v: isinstance(v, str) and bool(ID_PATTERN.fullmatch(v)),
+    "kind": (False, lambda v: v in KINDS, f"one of {', '.join(KINDS)} (device if left out)"),
+    # Required for device labs only: see load_lab.
+    "device": (False, lambda v: isinstance(v, str) and bool(ID_PATTERN.fullmatch(v)),
                "a device id like 'env-01' (lower-case letters, digits and '-')"),
     "summary": (False, lambda v: isinstance(v, str), "a text"),
     # The city or scenario file a sim lab runs in; labs without one run alone.
@@ -118,6 +135,11 @@ def load_lab(folder: Path) -> Lab:
     unknown = sorted(set(data) - set(_FIELDS))
     if unknown:
         raise LabError(f"{manifest}: unknown field '{unknown[0]}' (known: {', '.join(_FIELDS)})")
+    kind = data.get("kind", "device")
+    if kind == "device" and "device" not in data:
+        raise LabError(f"{manifest}: field 'device' is missing: it must be {_FIELDS['device'][2]}")
+    if kind == "analysis" and not (folder / "dataset.py").is_file():
+        raise LabError(f"{folder / 'dataset.py'}: missing: an analysis lab needs its dataset generator")
     if data["id"] != folder.name:
         raise LabError(f"{manifest}: field 'id' is {data['id']!r}, but it must be the folder's name {folder.name!r}")
     readme = folder / "README.md"
@@ -137,9 +159,10 @@ def load_lab(folder: Path) -> Lab:
         folder=folder,
         instructions=instructions,
         window_seconds=float(data["window_seconds"]),
-        device=data["device"],
+        device=data.get("device", ANALYSIS_DEVICE),
         summary=data.get("summary", "").strip(),
         scenario=data.get("scenario", ""),
+        kind=kind,
     )
 
 

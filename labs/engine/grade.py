@@ -12,10 +12,11 @@ from citylab import contract
 from citylab.broker import EmbeddedBroker, free_port
 from citylab.errors import ContractError, LabError
 from citylab.mqtt import BrokerAddress
-from labs.catalogue import get_lab
+from labs.catalogue import Lab, get_lab
+from labs.engine.analysis import run_analysis
 from labs.engine.observe import observe
 from labs.engine.plugin import evaluate
-from labs.engine.result import CheckResult, GradeResult
+from labs.engine.result import CheckResult, GradeResult, SolutionInfo
 
 
 def _quiet(line: str) -> None:
@@ -58,34 +59,51 @@ def grade(
 
     started = datetime.now(timezone.utc)
     clock = time.monotonic()
-    own: EmbeddedBroker | None = None
     with tempfile.TemporaryDirectory(prefix="citylab-grade-") as tmp:
         workdir = Path(tmp)
-        try:
-            if broker is None:
-                own = EmbeddedBroker("127.0.0.1", free_port()).start()
-                broker = own.address
-                say(f"started an embedded MQTT broker on {broker.url}")
-            # amqtt waits for each PUBACK in turn under QoS 1; on our own
-            # embedded broker, on localhost, QoS 0 loses nothing.
-            run = observe(lab, site, path, broker, workdir, recorder_qos=0 if own else 1, progress=say)
+        if lab.kind == "analysis":
+            # No broker: the program reads a dataset and writes an answer.
+            analysis, note = run_analysis(lab, site, path, workdir, say)
             say(f"checking {lab.id}...")
-            explain = _explainer(run.solution.note())
-            try:
-                checks = [explain(c) for c in evaluate(
-                    lab, run, workdir, on_check and (lambda check: on_check(explain(check))))]
-            finally:
-                run.store.close()
-        finally:
-            if own is not None:
-                own.stop()
+            explain = _explainer(note)
+            checks = [explain(c) for c in evaluate(
+                lab, analysis, workdir, on_check and (lambda check: on_check(explain(check))))]
+            solution_info = analysis.solution
+        else:
+            checks, solution_info = _device(lab, site, path, broker, workdir, say, on_check)
 
     return GradeResult(
         lab_id=lab.id, site=site, target=target,
         score=sum(c.points for c in checks), max_score=sum(c.max_points for c in checks),
         checks=tuple(checks), started=started, duration_s=round(time.monotonic() - clock, 2),
-        solution=run.solution,
+        solution=solution_info,
     )
+
+
+def _device(lab: Lab, site: str, path: Path, broker: BrokerAddress | None, workdir: Path,
+            say: Callable[[str], None], on_check: Callable[[CheckResult], None] | None,
+            ) -> tuple[list[CheckResult], SolutionInfo]:
+    """A device lab: a broker (ours if none is given), the observed window, the checks."""
+    own: EmbeddedBroker | None = None
+    try:
+        if broker is None:
+            own = EmbeddedBroker("127.0.0.1", free_port()).start()
+            broker = own.address
+            say(f"started an embedded MQTT broker on {broker.url}")
+        # amqtt waits for each PUBACK in turn under QoS 1; on our own
+        # embedded broker, on localhost, QoS 0 loses nothing.
+        run = observe(lab, site, path, broker, workdir, recorder_qos=0 if own else 1, progress=say)
+        say(f"checking {lab.id}...")
+        explain = _explainer(run.solution.note())
+        try:
+            checks = [explain(c) for c in evaluate(
+                lab, run, workdir, on_check and (lambda check: on_check(explain(check))))]
+        finally:
+            run.store.close()
+    finally:
+        if own is not None:
+            own.stop()
+    return checks, run.solution
 
 
 def _explainer(note: str | None) -> Callable[[CheckResult], CheckResult]:
@@ -94,7 +112,7 @@ def _explainer(note: str | None) -> Callable[[CheckResult], CheckResult]:
     def explain(check: CheckResult) -> CheckResult:
         # Every failed check of a program that crashed has the same cause:
         # say it where the trainee looks.
-        if check.passed or not note:
+        if check.passed or not note or note in check.feedback:
             return check
         return CheckResult(check.name, check.title, check.points, check.max_points, check.passed,
                            f"{check.feedback} ({note})")

@@ -8,7 +8,8 @@ A lab's checks are pytest tests in ``labs/NN-slug/checks.py``::
         wrong = [...]
         assert not wrong, f"{len(wrong)} of {n} packs used unit 'C' for temperature: write 'Cel'"
 
-The ``run`` fixture is the recorded run (``labs.engine.recording.Run``). The
+The ``run`` fixture is the recorded run (``labs.engine.recording.Run``), or for
+an analysis lab the answer and the truth (``labs.engine.analysis.AnalysisRun``). The
 assertion message (or ``pytest.fail(message)``) is the trainee's feedback, so asserts are not rewritten
 (``--assert=plain``): the message comes through as written, without pytest's
 introspection meant for developers. The docstring's first line is the title.
@@ -32,6 +33,7 @@ import pytest
 
 from citylab.errors import LabError
 from labs.catalogue import Lab
+from labs.engine.analysis import AnalysisRun
 from labs.engine.recording import Run
 from labs.engine.result import CheckResult
 
@@ -74,14 +76,14 @@ def _feedback(excinfo: pytest.ExceptionInfo[BaseException]) -> str:
 class Collector:
     """The pytest plugin: provides ``run``, registers ``points``, collects outcomes."""
 
-    def __init__(self, run: Run, on_check: Callable[[CheckResult], None] | None = None) -> None:
+    def __init__(self, run: Run | AnalysisRun, on_check: Callable[[CheckResult], None] | None = None) -> None:
         self._run = run
         self._on_check = on_check
         self.outcomes: dict[str, _Outcome] = {}
         self.problems: list[str] = []  # errors in the checks file itself
 
     @pytest.fixture
-    def run(self) -> Run:
+    def run(self) -> Run | AnalysisRun:
         """The recorded run of the trainee's solution."""
         return self._run
 
@@ -151,7 +153,7 @@ def _args(lab: Lab, ini: Path) -> list[str]:
     ]
 
 
-def evaluate(lab: Lab, run: Run, workdir: Path,
+def evaluate(lab: Lab, run: Run | AnalysisRun, workdir: Path,
              on_check: Callable[[CheckResult], None] | None = None) -> list[CheckResult]:
     """Run the lab's checks against ``run``; one CheckResult per check, in file order.
 

@@ -4,7 +4,8 @@ The solution is a Python file run by the grader's own interpreter
 (``sys.executable``) in a process of its own, in its own session (so the whole
 process group can be killed), with a temporary working directory and a small
 environment: the trainee's code sees ``CITYLAB_BROKER``, ``CITYLAB_SITE`` and
-``CITYLAB_DEVICE``, not the server's secrets.
+``CITYLAB_DEVICE`` (an analysis program: ``CITYLAB_SITE``, ``CITYLAB_INPUT``
+and ``CITYLAB_OUTPUT``), not the server's secrets.
 
 Bounds:
 
@@ -153,12 +154,8 @@ class SolutionProcess:
         )
 
 
-def solution_env(broker_url: str, site: str, device: str, workdir: Path) -> dict[str, str]:
-    """The environment a solution runs with: the lab's variables and little else."""
-    env = {
-        "CITYLAB_BROKER": broker_url,
-        "CITYLAB_SITE": site,
-        "CITYLAB_DEVICE": device,
+def _base_env(workdir: Path) -> dict[str, str]:
+    return {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
         "HOME": str(workdir),
         "TMPDIR": str(workdir),
@@ -166,4 +163,14 @@ def solution_env(broker_url: str, site: str, device: str, workdir: Path) -> dict
         "PYTHONIOENCODING": "utf-8",
         "PYTHONDONTWRITEBYTECODE": "1",
     }
-    return env
+
+
+def solution_env(broker_url: str, site: str, device: str, workdir: Path) -> dict[str, str]:
+    """The environment a solution runs with: the lab's variables and little else."""
+    return {"CITYLAB_BROKER": broker_url, "CITYLAB_SITE": site, "CITYLAB_DEVICE": device, **_base_env(workdir)}
+
+
+def analysis_env(site: str, input_path: Path, output_path: Path, workdir: Path) -> dict[str, str]:
+    """The environment of an analysis program: where its dataset is and where its answer goes."""
+    return {"CITYLAB_SITE": site, "CITYLAB_INPUT": str(input_path), "CITYLAB_OUTPUT": str(output_path),
+            **_base_env(workdir)}
