@@ -11,7 +11,12 @@ as_root_apt() {
     # Installs Debian packages when we are root; otherwise says what to run.
     if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
         say "installing $* with apt-get"
-        apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
+        # The package lists are fetched once per run, however many steps install.
+        if [ -z "${CITYLAB_APT_UPDATED:-}" ]; then
+            apt-get update -qq >/dev/null || return 1
+            CITYLAB_APT_UPDATED=1
+        fi
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
     else
         say "please install: sudo apt-get install $*"
         return 1
