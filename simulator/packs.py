@@ -32,7 +32,6 @@ class PackWriter:
 
     def __init__(self, site: str, device_ids: Sequence[str], quantities: Sequence[Quantity]) -> None:
         self.quantities = tuple(quantities)
-        k = len(self.quantities)
         self.n = len(device_ids)
         # Columns: prefix, bt, then (segment, value) per quantity, then the close.
         self.tables: list[np.ndarray | None] = []

@@ -17,15 +17,7 @@ from citylab.recorder import Recorder
 from citylab.stores import SQLiteStore
 from firmware_bridge.bridge import SerialBridge
 from firmware_bridge.emulator import PtyLine, VirtualKit
-
-
-def wait_until(condition, timeout: float = 10.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.02)
-    return False
+from waiting import wait_until
 
 
 class Collector:

@@ -22,15 +22,7 @@ from citylab_fw import app, settings  # noqa: E402
 from citylab_fw.backoff import Backoff  # noqa: E402
 from citylab_fw.hal_fake import FakeHal  # noqa: E402
 from citylab_fw.umqtt_compat import MQTTClient  # noqa: E402
-
-
-def wait_until(condition, timeout: float = 10.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.02)
-    return False
+from waiting import wait_until
 
 
 class Watcher:

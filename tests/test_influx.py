@@ -17,6 +17,7 @@ from citylab.recorder import Recorder
 from citylab.stores import Batch, ReadingStore, SQLiteStore, StoreURL, open_store
 from citylab.stores.influx_v1 import InfluxV1Store
 from influx_fixtures import InfluxV1, VictoriaMetrics, influx_v1, locked_victoria, victoria  # noqa: F401 (fixtures)
+import waiting
 
 NOW = float(int(time.time()) // 3600 * 3600 - 3600)  # whole hours: aggregate windows line up
 
@@ -34,12 +35,7 @@ def batch_of(site: str, count: int, start: float = NOW) -> Batch:
 
 
 def wait_until(condition, timeout: float = 20.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.1)
-    return False
+    return waiting.wait_until(condition, timeout, every=0.1)
 
 
 def test_v1_recorder_writes_the_documented_schema(influx_v1: InfluxV1, mosquitto: BrokerAddress, tmp_path: Path) -> None:

@@ -2,22 +2,17 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 from citylab import contract, mqtt
 from citylab.mqtt import BrokerAddress
 from citylab.recorder import Recorder
 from citylab.stores import SQLiteStore
+import waiting
 
 
 def wait_until(condition, timeout: float = 15.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.05)
-    return False
+    return waiting.wait_until(condition, timeout, every=0.05)
 
 
 def test_valid_messages_are_stored_and_bad_ones_dead_lettered(any_broker: BrokerAddress, tmp_path: Path) -> None:

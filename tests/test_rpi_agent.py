@@ -24,6 +24,7 @@ sys.path.insert(0, str(AGENT_DIR))
 from citylab_agent.hal import PiHal  # noqa: E402
 from citylab_fw import app, settings  # noqa: E402
 from citylab_fw.hal_fake import FakeBME280Bus  # noqa: E402
+from waiting import wait_until
 
 
 class FakeSMBus:
@@ -47,15 +48,6 @@ def pins():
     yield factory
     factory.reset()
     Device.pin_factory = previous
-
-
-def wait_until(condition, timeout: float = 10.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.02)
-    return False
 
 
 def test_pi_agent_reads_bme280_and_pir_and_dims_the_led(pins: MockFactory, mosquitto: BrokerAddress) -> None:
