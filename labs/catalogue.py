@@ -27,9 +27,11 @@ FOLDER_PATTERN = re.compile(r"(\d{2})-([a-z0-9][a-z0-9-]*)")
 TARGETS = ("kit", "sim")
 # "device": the grader runs the program against a broker and watches it;
 # "analysis": the grader hands it a dataset of its own and reads its answer.
-KINDS = ("device", "analysis")
+KINDS = ("device", "analysis", "sim", "serial")
+# "sim" (labs/engine/sim_lab.py): the program controls a seeded virtual city, the lab's scenario.
+# "serial" (labs/engine/serial_lab.py): the program reads a kit on a pty and bridges it to MQTT.
 # The file a trainee hands in, in starter/ and solution/, by kind.
-PROGRAM_FILES = {"device": "device.py", "analysis": "analysis.py"}
+PROGRAM_FILES = {"device": "device.py", "analysis": "analysis.py", "sim": "controller.py", "serial": "bridge.py"}
 # Analysis programs publish nothing; they still get a valid id in CITYLAB_DEVICE.
 ANALYSIS_DEVICE = "analysis"
 LEVELS = ("beginner", "intermediate", "advanced")

@@ -69,6 +69,12 @@ def grade(
             checks = [explain(c) for c in evaluate(
                 lab, analysis, workdir, on_check and (lambda check: on_check(explain(check))))]
             solution_info = analysis.solution
+        elif lab.kind == "sim":
+            from labs.engine.sim_lab import grade_sim  # here: sim_lab reads grade's _explainer
+            checks, solution_info = grade_sim(lab, site, path, broker, workdir, say, on_check)
+        elif lab.kind == "serial":
+            from labs.engine.serial_lab import grade_serial  # here: serial_lab reads grade's _explainer
+            checks, solution_info = grade_serial(lab, site, path, broker, workdir, say, on_check)
         else:
             checks, solution_info = _device(lab, site, path, broker, workdir, say, on_check)
 

@@ -1,0 +1,261 @@
+"""Serial labs (``kind = "serial"``): the program reads a kit over a serial line and bridges it to MQTT.
+
+The grader plays the kit: a real pseudo-terminal (``firmware_bridge.emulator.PtyLine``,
+the line ``citylab kit emulate`` uses) whose far end the program opens with
+pyserial from ``CITYLAB_SERIAL``, exactly as it would open /dev/ttyUSB0. On
+it the grader writes a script of SenML packs, one JSON pack a line, mixed
+with the noise a real line carries: boot logs (``#`` lines), a pack cut off
+by a reset, bursts of garbage bytes that are not UTF-8, and good packs that
+arrive in two pieces. The script is seeded from the lab and the site, so two
+gradings of one submission agree and two trainees see different numbers.
+
+What the grader sent (every valid pack, with a unique temperature to know
+it again, and every noise burst) goes into a ``SerialRun`` beside the
+recording, so the checks compare what arrived with what was sent.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from citylab import contract
+from citylab.broker import EmbeddedBroker, free_port
+from citylab.mqtt import BrokerAddress
+from citylab.recorder import Recorder
+from citylab.stores import SQLiteStore
+from firmware_bridge.emulator import PtyLine
+from labs.catalogue import Lab
+from labs.engine.observe import clear_retained
+from labs.engine.plugin import evaluate
+from labs.engine.recording import Run
+from labs.engine.result import CheckResult, SolutionInfo
+from labs.engine.runner import SolutionProcess, solution_env
+
+# Time between two writes on the line: fast enough to fit the script in a
+# few seconds, slow enough that a program polling every 0.1 s reads the
+# two halves of a split pack separately (which is what the split is for).
+STEP_S = 0.1
+# The gap inside a split pack: a USB-serial adapter flushing mid-line.
+SPLIT_GAP_S = 0.3
+# How long the grader waits for the program to open the port before it
+# starts the script anyway. pyserial flushes the input when it opens the
+# port, so a script written before that would be lost through no fault of
+# the program.
+OPEN_WAIT_S = 6.0
+# After the program has opened the port, time to finish its own start-up
+# (connecting to the broker) before the first pack.
+OPEN_GRACE_S = 0.5
+
+
+@dataclass(frozen=True)
+class SentPack:
+    """A valid pack the kit wrote: its line, when, and the temperature that identifies it."""
+
+    line: str
+    sent: float
+    temperature: float
+    split: bool = False
+
+
+@dataclass(frozen=True)
+class Noise:
+    """A burst of noise the kit wrote, and what it was, for the feedback."""
+
+    kind: str  # "log", "truncated", "garbage", "bad-utf8"
+    data: bytes
+    sent: float
+
+
+@dataclass(frozen=True)
+class SerialRun(Run):
+    """A Run, plus what the kit sent on the serial line."""
+
+    sent: tuple[SentPack, ...] = ()
+    noise: tuple[Noise, ...] = ()
+    port_opened: bool = False
+
+
+def _script(lab: Lab, site: str) -> list[tuple[str, object]]:
+    """The steps of the kit: ("pack", split) or ("noise", (kind, bytes)), seeded by lab and site."""
+    rng = random.Random(f"{lab.id}:{site}")
+    garbage = bytes(rng.choice([b for b in range(256) if b != 0x0A]) for _ in range(40))
+    # At least one byte that is never UTF-8, wherever the random ones fall.
+    garbage = garbage[:10] + b"\xff\xfe" + garbage[10:]
+    noise: list[tuple[str, bytes]] = [
+        # ASCII noise first: a program that cannot decode bad bytes still
+        # gets to show that it frames lines and skips what is not a pack.
+        ("log", f"# boot: citylab-fw 1.4 on {lab.device}, sensor ok".encode()),
+        ("truncated", b'[{"bn":"urn:citylab:' + site.encode() + b':' + lab.device.encode() + b':","bt":17'),
+        ("garbage", garbage),
+        ("bad-utf8", b"# log: sensor at 21.5 \xb0C, calibration \xc3\x28 ok"),
+    ]
+    steps: list[tuple[str, object]] = []
+    steps += [("pack", False)] * 3
+    for index, burst in enumerate(noise):
+        steps.append(("noise", burst))
+        # Between bursts, packs; one of each pair arrives in two pieces.
+        steps += [("pack", index % 2 == 0), ("pack", index % 2 == 1)]
+    # After the last burst: the program must still be listening.
+    steps += [("pack", False), ("pack", True), ("pack", False), ("pack", False)]
+    return steps
+
+
+class _Kit:
+    """Plays the script on the pty in a thread, noting what it sent and when."""
+
+    def __init__(self, lab: Lab, site: str, line: PtyLine) -> None:
+        self.lab, self.site, self.line = lab, site, line
+        self.sent: list[SentPack] = []
+        self.noise: list[Noise] = []
+        self.go = threading.Event()
+        self.stop = threading.Event()
+        self.done = threading.Event()
+        self._rng = random.Random(f"{lab.id}:{site}:values")
+        self._thread = threading.Thread(target=self._play, name="citylab-serial-kit", daemon=True)
+
+    def start(self) -> "_Kit":
+        self._thread.start()
+        return self
+
+    def _pack(self, number: int) -> tuple[str, float]:
+        # Temperatures 0.25 apart plus less than 0.2 of noise: each pack's
+        # temperature is unique, so it names the pack when it comes back.
+        temperature = round(15.0 + 0.25 * number + self._rng.uniform(0.0, 0.2), 2)
+        humidity = round(self._rng.uniform(40.0, 60.0), 1)
+        payload = contract.build_pack(self.site, self.lab.device,
+                                      [("temperature", "Cel", temperature), ("humidity", "%RH", humidity)])
+        return payload.decode(), temperature
+
+    def _play(self) -> None:
+        number = 0
+        try:
+            self.go.wait()
+            for kind, arg in _script(self.lab, self.site):
+                if self.stop.is_set():
+                    return
+                if kind == "pack":
+                    line, temperature = self._pack(number)
+                    number += 1
+                    data = line.encode() + b"\n"
+                    self.sent.append(SentPack(line, time.time(), temperature, bool(arg)))
+                    if arg:  # in two pieces, cut inside a record
+                        cut = len(data) // 2
+                        self.line.write_raw(data[:cut])
+                        if self.stop.wait(SPLIT_GAP_S):
+                            return
+                        self.line.write_raw(data[cut:])
+                    else:
+                        self.line.write_raw(data)
+                else:
+                    noise_kind, noise_data = arg  # type: ignore[misc]
+                    self.noise.append(Noise(noise_kind, noise_data, time.time()))
+                    self.line.write_raw(noise_data + b"\n")
+                if self.stop.wait(STEP_S):
+                    return
+        finally:
+            self.done.set()
+
+    def join(self) -> None:
+        self.stop.set()
+        self.go.set()
+        self._thread.join(5.0)
+
+
+def _has_open(pid: int, path: str) -> bool:
+    """True if process ``pid`` holds ``path`` open (Linux: /proc/PID/fd)."""
+    folder = f"/proc/{pid}/fd"
+    try:
+        names = os.listdir(folder)
+    except OSError:
+        return False
+    for name in names:
+        try:
+            if os.readlink(f"{folder}/{name}") == path:
+                return True
+        except OSError:
+            continue
+    return False
+
+
+def observe_serial(lab: Lab, site: str, solution: Path, broker: BrokerAddress, workdir: Path,
+                   recorder_qos: int, progress: Callable[[str], None]) -> SerialRun:
+    """Run ``solution`` against the kit's pty for the lab's window while recording the site."""
+    device = lab.device
+    clear_retained(broker, [contract.topic(site, device, "status"), contract.topic(site, device, "state")])
+    store = SQLiteStore(workdir / "run.sqlite")
+    recorder = Recorder(broker, store, contract.subscription(site), qos=recorder_qos).start()
+    line = PtyLine()
+    kit = _Kit(lab, site, line).start()
+    sandbox = workdir / "solution"
+    sandbox.mkdir()
+    env = solution_env(broker.url, site, device, sandbox)
+    env["CITYLAB_SERIAL"] = line.path
+    process = SolutionProcess(solution, env, sandbox)
+    window = lab.window_seconds
+    opened = False
+    try:
+        progress(f"running {solution.name} for {window:.0f} s on the serial port {line.path} as device "
+                 f"'{device}' of site '{site}', publishing to {broker.url}...")
+        started = time.time()
+        process.start()
+        pid = process._process.pid if process._process else -1  # the bootstrap execs: same pid
+        while time.time() - started < OPEN_WAIT_S and process.running:
+            if _has_open(pid, line.path):
+                opened = True
+                process.wait(OPEN_GRACE_S)
+                break
+            time.sleep(0.05)
+        kit.go.set()
+        # Wait for the end of the window, or for the program's own end.
+        process.wait(started + window - time.time())
+        ended = time.time()
+        kit.join()
+        process.kill()
+        info = process.info()
+        if info.ended_early:
+            ended = started + info.ran_s
+        # The last packs the program published are still on their way to the recorder.
+        time.sleep(0.3)
+    finally:
+        kit.join()
+        process.kill()
+        recorder.stop()
+        line.close()
+    return SerialRun(
+        lab_id=lab.id, site=site, device=device, store=store, solution=info,
+        started=started, ended=ended, window_s=window,
+        sent=tuple(kit.sent), noise=tuple(kit.noise), port_opened=opened,
+    )
+
+
+def grade_serial(lab: Lab, site: str, path: Path, broker: BrokerAddress | None, workdir: Path,
+                 say: Callable[[str], None], on_check: Callable[[CheckResult], None] | None,
+                 ) -> tuple[list[CheckResult], SolutionInfo]:
+    """A serial lab: a broker (ours if none is given), the kit on a pty, the window, the checks."""
+    # Imported here: grade.py imports this module for its dispatch.
+    from labs.engine.grade import _explainer
+
+    own: EmbeddedBroker | None = None
+    try:
+        if broker is None:
+            own = EmbeddedBroker("127.0.0.1", free_port()).start()
+            broker = own.address
+            say(f"started an embedded MQTT broker on {broker.url}")
+        run = observe_serial(lab, site, path, broker, workdir, recorder_qos=0 if own else 1, progress=say)
+        say(f"checking {lab.id}...")
+        explain = _explainer(run.solution.note())
+        try:
+            checks = [explain(c) for c in evaluate(
+                lab, run, workdir, on_check and (lambda check: on_check(explain(check))))]
+        finally:
+            run.store.close()
+    finally:
+        if own is not None:
+            own.stop()
+    return checks, run.solution
