@@ -30,7 +30,7 @@ DARK_TOLERANCE = 0.05      # share of night readings a lamp may be off
 MIN_SAVED = 0.40           # energy saved against always-on
 # Motion while the lamp is dim must be answered within this. A controller
 # answers in one reading (60 s); the rest is room for the grader's own lag:
-# at 1300 times real speed, 0.2 s of a busy machine is 4 simulated minutes.
+# at 900 times real speed, 0.2 s of a busy machine is 3 simulated minutes.
 OCCUPIED_DARK_S = 300
 
 
