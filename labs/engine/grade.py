@@ -16,7 +16,7 @@ from labs.catalogue import Lab, get_lab
 from labs.engine.analysis import run_analysis
 from labs.engine.observe import observe
 from labs.engine.plugin import evaluate
-from labs.engine.result import CheckResult, GradeResult, SolutionInfo
+from labs.engine.result import CheckResult, GradeResult, SolutionInfo, explain_failures
 
 
 def _quiet(line: str) -> None:
@@ -65,15 +65,15 @@ def grade(
             # No broker: the program reads a dataset and writes an answer.
             analysis, note = run_analysis(lab, site, path, workdir, say)
             say(f"checking {lab.id}...")
-            explain = _explainer(note)
+            explain = explain_failures(note)
             checks = [explain(c) for c in evaluate(
                 lab, analysis, workdir, on_check and (lambda check: on_check(explain(check))))]
             solution_info = analysis.solution
         elif lab.kind == "sim":
-            from labs.engine.sim_lab import grade_sim  # here: sim_lab reads grade's _explainer
+            from labs.engine.sim_lab import grade_sim  # here: the simulator loads only for sim labs
             checks, solution_info = grade_sim(lab, site, path, broker, workdir, say, on_check)
         elif lab.kind == "serial":
-            from labs.engine.serial_lab import grade_serial  # here: serial_lab reads grade's _explainer
+            from labs.engine.serial_lab import grade_serial
             checks, solution_info = grade_serial(lab, site, path, broker, workdir, say, on_check)
         else:
             checks, solution_info = _device(lab, site, path, broker, workdir, say, on_check)
@@ -100,7 +100,7 @@ def _device(lab: Lab, site: str, path: Path, broker: BrokerAddress | None, workd
         # embedded broker, on localhost, QoS 0 loses nothing.
         run = observe(lab, site, path, broker, workdir, recorder_qos=0 if own else 1, progress=say)
         say(f"checking {lab.id}...")
-        explain = _explainer(run.solution.note())
+        explain = explain_failures(run.solution.note())
         try:
             checks = [explain(c) for c in evaluate(
                 lab, run, workdir, on_check and (lambda check: on_check(explain(check))))]
@@ -110,17 +110,3 @@ def _device(lab: Lab, site: str, path: Path, broker: BrokerAddress | None, workd
         if own is not None:
             own.stop()
     return checks, run.solution
-
-
-def _explainer(note: str | None) -> Callable[[CheckResult], CheckResult]:
-    """Adds the solution's fate (a crash, say) to every failed check's feedback."""
-
-    def explain(check: CheckResult) -> CheckResult:
-        # Every failed check of a program that crashed has the same cause:
-        # say it where the trainee looks.
-        if check.passed or not note or note in check.feedback:
-            return check
-        return CheckResult(check.name, check.title, check.points, check.max_points, check.passed,
-                           f"{check.feedback} ({note})")
-
-    return explain

@@ -12,7 +12,7 @@ import xml.etree.ElementTree as ET
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 
 # Characters XML 1.0 cannot carry at all (a program's stderr may hold ANSI
@@ -166,3 +166,17 @@ class GradeResult:
         target = Path(path)
         target.write_text(self.junit_xml() + "\n", encoding="utf-8")
         return target
+
+
+def explain_failures(note: str | None) -> Callable[[CheckResult], CheckResult]:
+    """Adds the solution's fate (a crash, say) to every failed check's feedback."""
+
+    def explain(check: CheckResult) -> CheckResult:
+        # Every failed check of a program that crashed has the same cause:
+        # say it where the trainee looks.
+        if check.passed or not note or note in check.feedback:
+            return check
+        return CheckResult(check.name, check.title, check.points, check.max_points, check.passed,
+                           f"{check.feedback} ({note})")
+
+    return explain

@@ -34,7 +34,7 @@ from labs.catalogue import Lab
 from labs.engine.observe import clear_retained
 from labs.engine.plugin import evaluate
 from labs.engine.recording import Run
-from labs.engine.result import CheckResult, SolutionInfo
+from labs.engine.result import CheckResult, SolutionInfo, explain_failures
 from labs.engine.runner import SolutionProcess, solution_env
 
 # Time between two writes on the line: fast enough to fit the script in a
@@ -238,8 +238,6 @@ def grade_serial(lab: Lab, site: str, path: Path, broker: BrokerAddress | None, 
                  say: Callable[[str], None], on_check: Callable[[CheckResult], None] | None,
                  ) -> tuple[list[CheckResult], SolutionInfo]:
     """A serial lab: a broker (ours if none is given), the kit on a pty, the window, the checks."""
-    # Imported here: grade.py imports this module for its dispatch.
-    from labs.engine.grade import _explainer
 
     own: EmbeddedBroker | None = None
     try:
@@ -249,7 +247,7 @@ def grade_serial(lab: Lab, site: str, path: Path, broker: BrokerAddress | None, 
             say(f"started an embedded MQTT broker on {broker.url}")
         run = observe_serial(lab, site, path, broker, workdir, recorder_qos=0 if own else 1, progress=say)
         say(f"checking {lab.id}...")
-        explain = _explainer(run.solution.note())
+        explain = explain_failures(run.solution.note())
         try:
             checks = [explain(c) for c in evaluate(
                 lab, run, workdir, on_check and (lambda check: on_check(explain(check))))]

@@ -30,7 +30,7 @@ from labs.catalogue import Lab
 from labs.engine.analysis import seed_for
 from labs.engine.plugin import evaluate
 from labs.engine.recording import Run
-from labs.engine.result import CheckResult, SolutionInfo
+from labs.engine.result import CheckResult, SolutionInfo, explain_failures
 from labs.engine.runner import SolutionProcess, solution_env
 from simulator import City, SimulatorService, load_city
 
@@ -121,8 +121,6 @@ def grade_sim(lab: Lab, site: str, path: Path, broker: mqtt.BrokerAddress | None
               say: Callable[[str], None], on_check: Callable[[CheckResult], None] | None,
               ) -> tuple[list[CheckResult], SolutionInfo]:
     """A sim lab: a broker (ours if none is given), the city and the program, the checks."""
-    # Imported here: grade.py dispatches to this module.
-    from labs.engine.grade import _explainer
 
     own: EmbeddedBroker | None = None
     try:
@@ -132,7 +130,7 @@ def grade_sim(lab: Lab, site: str, path: Path, broker: mqtt.BrokerAddress | None
             say(f"started an embedded MQTT broker on {broker.url}")
         run = observe_sim(lab, site, path, broker, workdir, recorder_qos=0 if own else 1, progress=say)
         say(f"checking {lab.id}...")
-        explain = _explainer(run.solution.note())
+        explain = explain_failures(run.solution.note())
         try:
             checks = [explain(c) for c in evaluate(
                 lab, run, workdir, on_check and (lambda check: on_check(explain(check))))]
