@@ -1,7 +1,8 @@
 """Readings per second from a real Mosquitto into SQLite and InfluxDB 1.x, the spool's replay rate, and memory.
 
     /tmp/venv/bin/python bench/recorder_throughput.py [--rate 20000] [--seconds 20] [--outage 60]
-                                                      [--stores sqlite,influx] [--readings-per-pack 4]
+                                                      [--stores sqlite,influx] [--readings-per-pack 4] [--capacity 200000]
+                                                      [--writer process|thread]
 
 A publisher in its own process sends SenML packs (``--readings-per-pack``
 readings each) with QoS 1 at ``--rate`` readings per second; the recorder
@@ -154,29 +155,81 @@ def run_store(name: str, broker: BrokerAddress, folder: Path, args: argparse.Nam
     else:
         store = SQLiteStore(folder / "bench.sqlite")
     site = f"bench-{name}"
-    recorder = Recorder(broker, store, topic_filter=f"citylab/{site}/#", spool=folder / f"spool-{name}",
-                        client_id=f"bench-recorder-{name}").start()
+    spool, client_id = folder / f"spool-{name}", f"bench-recorder-{name}"
+    recorder = Recorder(broker, store, topic_filter=f"citylab/{site}/#", spool=spool, client_id=client_id,
+                        writer=args.writer).start()
     per_pack = args.readings_per_pack
     packs = int(args.rate * args.seconds / per_pack)
     publisher = start_publisher(broker, site, packs, per_pack, args.rate)
     while recorder.stats.received == 0:  # the publisher builds its packs first
         time.sleep(0.01)
-    start = time.monotonic()
+    start, cpu = time.monotonic(), cpu_seconds(recorder)
     publisher.join()
     published_in = time.monotonic() - start
+    at_end = recorder.stats.recorded
     while recorder.stats.recorded < packs and time.monotonic() - start < args.seconds * 5 + 60:
-        time.sleep(0.05)
+        time.sleep(0.02)
     elapsed = time.monotonic() - start
+    cpu = cpu_seconds(recorder) - cpu
     readings = recorder.stats.recorded * per_pack
     stored = influxd.count(site) if influxd else len(_sqlite_seqs(folder / "bench.sqlite", site))
-    print(f"  {name:7s} sustained: {readings / elapsed:9.0f} readings/s ({recorder.stats.recorded / elapsed:7.0f} "
-          f"packs/s) over {elapsed:.1f} s; publisher offered {packs * per_pack / published_in:.0f}/s; "
-          f"stored {stored} of {packs} sequence numbers{'' if stored == packs else '  <-- LOST'}", flush=True)
+    # Kept up: the rate stored while the publisher ran, and how long the rest
+    # took once it stopped (a recorder that keeps up lags by about one batch).
+    print(f"  {name:7s} sustained: {readings / elapsed:9.0f} readings/s over {elapsed:.1f} s; publisher offered "
+          f"{packs * per_pack / published_in:.0f}/s for {published_in:.1f} s; stored {at_end * per_pack / published_in:.0f}"
+          f"/s meanwhile, the rest {elapsed - published_in:.2f} s after; recorder CPU {cpu / elapsed:.2f} cores;"
+          f" stored {stored} of {packs} sequence numbers{'' if stored == packs else '  <-- LOST'}", flush=True)
+    first = packs
+    if args.capacity:
+        recorder = capacity(recorder, store_for(name, folder, influxd), broker, site, spool, client_id, packs, args)
+        first += int(args.capacity / per_pack)
     if influxd and args.outage:
-        outage(recorder, influxd, broker, site, packs, args)
+        outage(recorder, influxd, broker, site, first, args)
     recorder.stop(timeout=30)
     if influxd:
         influxd.stop()
+
+
+def store_for(name: str, folder: Path, influxd: "Influxd | None") -> object:
+    if influxd:
+        return open_store(StoreURL.parse(f"influx://127.0.0.1:{influxd.port}/bench?api=v1"))
+    return SQLiteStore(folder / "bench.sqlite")
+
+
+def capacity(recorder: Recorder, store: object, broker: BrokerAddress, site: str, spool: Path, client_id: str,
+             first: int, args: argparse.Namespace) -> Recorder:
+    """The recorder alone: Mosquitto holds ``--capacity`` readings for its persistent session, then it starts."""
+    per_pack = args.readings_per_pack
+    packs = int(args.capacity / per_pack)
+    recorder.stop(timeout=30)
+    publisher = start_publisher(broker, site, packs, per_pack, 1e9, first=first)
+    publisher.join()
+    recorder = Recorder(broker, store, topic_filter=f"citylab/{site}/#", spool=spool, client_id=client_id,
+                        writer=args.writer)
+    start = time.monotonic()
+    recorder.start()
+    cpu = cpu_seconds(recorder)
+    while recorder.stats.recorded < packs and time.monotonic() - start < 600:
+        time.sleep(0.02)
+    elapsed, cpu = time.monotonic() - start, cpu_seconds(recorder) - cpu
+    print(f"  {'':7s} capacity (the broker's backlog of {packs * per_pack} readings, nothing else running): "
+          f"{recorder.stats.recorded * per_pack / elapsed:9.0f} readings/s; recorder CPU {cpu / elapsed:.2f} cores",
+          flush=True)
+    return recorder
+
+
+def cpu_seconds(recorder: Recorder) -> float:
+    """CPU time of this process and of the recorder's writer process, if it has one."""
+    total = 0.0
+    for pid in ("self", getattr(recorder._process, "pid", None)):
+        if pid is None:
+            continue
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
 
 
 def outage(recorder: Recorder, influxd: Influxd, broker: BrokerAddress, site: str, first: int,
@@ -221,6 +274,10 @@ def main() -> int:
     parser.add_argument("--outage", type=float, default=60, help="seconds influxd is down (0: skip)")
     parser.add_argument("--readings-per-pack", type=int, default=4)
     parser.add_argument("--stores", default="sqlite,influx")
+    parser.add_argument("--writer", choices=("thread", "process"), default="process",
+                        help="the recorder's drainer in a thread or a process of its own")
+    parser.add_argument("--capacity", type=float, default=0,
+                        help="readings left with the broker while the recorder is stopped, then timed (0: skip)")
     parser.add_argument("--switch-interval", type=float, default=None,
                         help="sys.setswitchinterval for the recorder's process (Python's default is 0.005 s)")
     args = parser.parse_args()

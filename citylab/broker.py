@@ -12,10 +12,13 @@ import asyncio
 import logging
 import socket
 import threading
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from citylab.errors import BrokerError, PortInUseError
 from citylab.mqtt import BrokerAddress
+
+if TYPE_CHECKING:
+    from classroom.accounts import Classroom
 
 
 def check_port_free(host: str, port: int, what: str, option: str) -> None:
@@ -39,10 +42,18 @@ def free_port(host: str = "127.0.0.1") -> int:
 
 
 class EmbeddedBroker:
-    """An amqtt broker on ``host:port``, started and stopped from any thread."""
+    """An amqtt broker on ``host:port``, started and stopped from any thread.
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 1883) -> None:
+    Open to anyone by default (a trainee's laptop). With a ``classroom``, a
+    client must log in with an account's MQTT password, may only touch the
+    topics of its ACL (classroom.acl), and is disconnected within a second or
+    two of its account being revoked.
+    """
+
+    def __init__(self, host: str = "127.0.0.1", port: int = 1883, *, classroom: "Classroom | None" = None) -> None:
         self.address = BrokerAddress(host, port)
+        self.classroom = classroom
+        self._watch: asyncio.Task[None] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._broker: Any = None
@@ -68,16 +79,27 @@ class EmbeddedBroker:
         loop = asyncio.new_event_loop()
         self._loop = loop
         asyncio.set_event_loop(loop)
-        config = {
+        config: dict[str, Any] = {
             "listeners": {"default": {"type": "tcp", "bind": f"{self.address.host}:{self.address.port}"}},
             "plugins": {
                 "amqtt.plugins.authentication.AnonymousAuthPlugin": {"allow_anonymous": True},
             },
         }
+        policy = None
+        if self.classroom is not None:
+            from classroom.acl import BrokerPolicy
+            from classroom.embedded import plugins_config
+
+            policy = BrokerPolicy(self.classroom)
+            config["plugins"] = plugins_config(policy)
 
         async def start() -> None:
             self._broker = Broker(config, loop=loop)
             await self._broker.start()
+            if policy is not None:
+                from classroom.embedded import drop_revoked
+
+                self._watch = loop.create_task(drop_revoked(self._broker, policy))
 
         try:
             loop.run_until_complete(start())
@@ -95,6 +117,8 @@ class EmbeddedBroker:
         loop, broker = self._loop, self._broker
         if loop is None or broker is None or not loop.is_running():
             return
+        if self._watch is not None:
+            loop.call_soon_threadsafe(self._watch.cancel)
         future = asyncio.run_coroutine_threadsafe(broker.shutdown(), loop)
         try:
             future.result(timeout)

@@ -30,7 +30,7 @@ from citylab.errors import CitylabError, ConfigError
 log = logging.getLogger("citylab")
 
 # Modules with a ``register(subparsers, common)`` that adds their commands.
-COMMAND_MODULES = ("simulator.commands", "firmware_bridge.commands")
+COMMAND_MODULES = ("simulator.commands", "firmware_bridge.commands", "classroom.commands")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -80,6 +80,9 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--http-port", type=int, help="port of the dashboard (default: 8000)")
     up.add_argument("--http-host", help="address the dashboard listens on (default: 127.0.0.1)")
     up.add_argument("--no-sim", action="store_true", help="do not run the virtual city (real kits only)")
+    up.add_argument("--classroom", action="store_true", default=None,
+                    help="an instructor's server: broker logins and ACLs per trainee, dashboard logins"
+                         " (default: $CITYLAB_CLASSROOM; accounts from 'citylab cohort')")
     up.add_argument("--store", metavar="URL", help="also record into this store, like influx://host:8086/citylab"
                     " (default: $CITYLAB_STORE; the dashboard always reads the SQLite copy)")
     add_city_options(up)
@@ -92,10 +95,19 @@ def build_parser() -> argparse.ArgumentParser:
 
     grade = add("grade", cmd_grade, "grade a lab: run a solution, observe it, and explain the score")
     grade.add_argument("lab", help="the lab id, like 01-mqtt-telemetry (or just 01)")
-    grade.add_argument("--site", required=True, help="your site, like alice")
-    grade.add_argument("--solution", type=Path, required=True, help="the Python file to grade")
+    grade.add_argument("--site", help="your site, like alice (required unless --cohort)")
+    grade.add_argument("--solution", type=Path, help="the Python file to grade (on a kit, a device lab runs the"
+                       " kit's own code: then it is optional, kept in the gradebook if given)")
     grade.add_argument("--target", choices=("sim", "kit"), default="sim", help="where the lab runs (default: sim)")
+    grade.add_argument("--port", help="with --target kit, a serial lab: your kit's serial port, like /dev/ttyUSB0")
+    grade.add_argument("--cohort", type=Path, metavar="FOLDER", help="grade every FOLDER/SITE.py, one file per site,"
+                       " on one shared broker, and record each in the gradebook")
+    grade.add_argument("--jobs", type=int, metavar="N", help="with --cohort: gradings at a time (default: by lab"
+                       " kind and CPU count)")
     broker_option(grade, "grade against this MQTT broker (default: a private embedded one)")
+    grade.add_argument("--influx", metavar="URL", help="for labs that need InfluxDB 1.x: the server to make a scratch"
+                       " database on, like http://admin:pass@host:8086 (default: $CITYLAB_INFLUX_URL, else the"
+                       " grader starts Debian's influxd)")
     grade.add_argument("--json", action="store_true", help="print the result as JSON")
     grade.add_argument("--junit", type=Path, metavar="FILE", help="also write the result as JUnit XML")
 
@@ -129,39 +141,51 @@ def add_city_options(parser: argparse.ArgumentParser) -> None:
 def cmd_up(args: argparse.Namespace, settings: Settings) -> int:
     from citylab.broker import EmbeddedBroker
     from citylab.recorder import Recorder
-    from citylab.stores import SQLiteStore, open_store
+    from citylab.stores import ReadingStore, SQLiteStore, open_store
     from dashboard.server import DashboardServer
+
+    from classroom.serve import classroom_settings, open_classroom, service_address
 
     started = time.monotonic()
     stop = stop_on_signals()
     running: list[Any] = []  # stopped in reverse order
+    settings = classroom_settings(settings)
+    classroom = open_classroom(settings)  # None: the open single-user mode
     try:
         if settings.broker:
             broker = settings.broker_address()
             broker_text = f"{broker.url} (external)"
         else:
-            embedded = EmbeddedBroker(settings.mqtt_host, settings.mqtt_port).start()
+            embedded = EmbeddedBroker(settings.mqtt_host, settings.mqtt_port, classroom=classroom).start()
             running.append(embedded)
             broker = embedded.address
             broker_text = f"{broker.url} (embedded)"
+        if classroom is not None:
+            # The city's own services log in with the service account: it alone may write everywhere.
+            broker = service_address(classroom, broker)
+            broker_text += f", classroom mode: logins and ACLs from {settings.classroom_db}"
         qos = 1 if settings.broker else 0
         store = SQLiteStore(settings.database)
         spool = settings.data_dir / "spool-up"  # not `record`'s: both may run on one data folder
-        recorder = Recorder(broker, store, qos=qos, spool=spool,
+        recorder = Recorder(broker, store, qos=qos, spool=spool, writer="process",
                             client_id=_recorder_id(spool) if settings.broker else None).start()
         running.append(recorder)
         data_text = str(settings.database)
         extra = settings.store_url() if settings.store else None
+        readings = None  # where the dashboard's charts read: the SQLite store unless --store names another
         if extra is not None and not (extra.kind == "sqlite" and extra.path == settings.database):
             # A recorder of its own, with its own spool: a slow InfluxDB never
-            # holds back the SQLite copy the dashboard reads.
+            # holds back the SQLite copy the dashboard's live view reads.
             extra_spool = settings.data_dir / "spool-up-store"
-            running.append(Recorder(broker, open_store(extra), qos=qos, spool=extra_spool,
+            extra_store = open_store(extra)
+            running.append(Recorder(broker, extra_store, qos=qos, spool=extra_spool, writer="process",
                                     client_id=_recorder_id(extra_spool) if settings.broker else None).start())
-            data_text += f" and {extra}"
+            readings = extra_store if isinstance(extra_store, ReadingStore) else None
+            data_text += f" and {extra}" + (" (charts read it)" if readings is not None else "")
         dashboard = DashboardServer(SQLiteStore(settings.database), settings.http_host, settings.http_port,
                                     city=None if args.no_sim else settings.city, site=settings.site,
-                                    gradebook_path=settings.gradebook)
+                                    gradebook_path=settings.gradebook, readings=readings,
+                                    classroom=classroom)  # None: open mode, no logins
         city_text = "off (--no-sim)"
         if not args.no_sim:
             simulator = start_simulator(settings, broker)
@@ -194,14 +218,12 @@ def cmd_record(args: argparse.Namespace, settings: Settings) -> int:
     url = StoreURL("sqlite", path=args.db) if args.db and not settings.store else settings.store_url()
     store = open_store(url)
     stop = stop_on_signals()
-    # This process is the recorder alone: paho's network thread gives up the
-    # GIL at every socket call and, by default, may wait 5 ms to get it back
-    # from the thread validating and writing; 1 ms lets it keep up (see
-    # bench/recorder_throughput.py --switch-interval).
-    sys.setswitchinterval(0.001)
     # A fixed client id and a spool on disk: the broker keeps our session while
-    # we restart, and what we acknowledged is on disk until it is stored.
-    recorder = Recorder(broker, store, spool=settings.spool_dir, client_id=_recorder_id(settings.spool_dir)).start()
+    # we restart, and what we acknowledged is on disk until it is stored. The
+    # writer runs in a process of its own so paho's thread has this one's GIL
+    # to itself (see bench/recorder_throughput.py --writer).
+    recorder = Recorder(broker, store, spool=settings.spool_dir, client_id=_recorder_id(settings.spool_dir),
+                        writer="process").start()
     print(f"recording {broker.url} into {url} (spool {settings.spool_dir}); Ctrl-C to stop", flush=True)
     try:
         _report_progress(recorder, stop)
@@ -220,13 +242,27 @@ def _recorder_id(spool: Path) -> str:
 
 
 def cmd_grade(args: argparse.Namespace, settings: Settings) -> int:
+    import os
+
     import labs
     from labs import Gradebook
+    from labs.engine import KitOptions
 
     broker = settings.broker_address() if settings.broker else None
+    if args.cohort is not None:
+        from labs.engine.cohort import cohort_command
+
+        return cohort_command(args.lab, args.cohort, broker, args.jobs, settings.gradebook)
+    if not args.site:
+        raise ConfigError("give your site with --site, like --site alice (or a folder of submissions with --cohort)")
     progress = None if args.json else (lambda line: print(line, file=sys.stderr, flush=True))
-    result = labs.grade(args.lab, args.site, args.solution, broker=broker, target=args.target, progress=progress)
-    Gradebook(settings.gradebook).record(result)
+    # The same variable the trainee's program reads: one server for both when they test at home.
+    influx = args.influx or os.environ.get("CITYLAB_INFLUX_URL") or None
+    # Read before grading: the gradebook keeps the code that was graded, not a later edit.
+    code = args.solution.read_bytes() if args.solution is not None and args.solution.is_file() else None
+    result = labs.grade(args.lab, args.site, args.solution, broker=broker, target=args.target, progress=progress,
+                        influx=influx, kit=KitOptions(port=args.port))
+    Gradebook(settings.gradebook).record(result, by="cli", code=code)
     if args.junit:
         result.to_junit(args.junit)
     if args.json:

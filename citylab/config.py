@@ -8,7 +8,7 @@ environment for its configuration.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -38,6 +38,9 @@ class Settings:
     speed: float = 1.0
     store: str | None = None  # a store URL (citylab.stores.url); None: SQLite in data_dir
     influx_token: str | None = None  # for a v2 store URL without ?token=
+    classroom: bool = False  # accounts, broker ACLs and dashboard logins (an instructor's server)
+    # Classroom mode: the services' broker password (else one is made and kept in classroom_db).
+    service_password: str | None = field(default=None, repr=False)
 
     @property
     def database(self) -> Path:
@@ -54,6 +57,11 @@ class Settings:
         return StoreURL("sqlite", path=self.database)
 
     @property
+    def classroom_db(self) -> Path:
+        """Cohorts, accounts and password hashes of classroom mode."""
+        return self.data_dir / "classroom.sqlite"
+
+    @property
     def spool_dir(self) -> Path:
         """The recorder's disk spool (messages received but not yet stored)."""
         return self.data_dir / "spool"
@@ -63,6 +71,16 @@ class Settings:
         if self.broker:
             return BrokerAddress.parse(self.broker)
         return BrokerAddress(self.mqtt_host, self.mqtt_port)
+
+
+def flag(text: str) -> bool:
+    """An on/off environment variable: 1/true/yes/on or 0/false/no/off."""
+    value = text.strip().lower()
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off", ""):
+        return False
+    raise ValueError(text)
 
 
 # Environment variable -> setting, with the type to read it as.
@@ -78,6 +96,8 @@ ENVIRONMENT = {
     "CITYLAB_SPEED": ("speed", float),
     "CITYLAB_STORE": ("store", str),
     "CITYLAB_INFLUX_TOKEN": ("influx_token", str),
+    "CITYLAB_CLASSROOM": ("classroom", flag),
+    "CITYLAB_SERVICE_PASSWORD": ("service_password", str),
 }
 
 
@@ -100,6 +120,10 @@ def load_settings(options: Mapping[str, Any], env: Mapping[str, str] | None = No
             raise ConfigError(f"{name.replace('_', ' ')} {port} is not a port number from 1 to 65535")
     if settings.speed < 0:
         raise ConfigError(f"speed {settings.speed} must be 0 (as fast as possible) or more")
+    if settings.service_password is not None and (len(settings.service_password) < 16
+                                                  or settings.service_password.startswith("change-me")):
+        raise ConfigError("CITYLAB_SERVICE_PASSWORD must be a real secret of 16 characters or more,"
+                          " like the output of 'openssl rand -hex 20'")
     if settings.broker:
         settings.broker_address()  # refuse a malformed URL now, not at connect time
     if settings.store:

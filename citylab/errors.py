@@ -10,8 +10,9 @@ message on one line and exits non-zero, never a traceback. Lower-level errors
     ├── BrokerError          the MQTT broker cannot be reached or started
     │   └── PortInUseError   a port we must listen on is taken
     ├── StoreError           the database cannot be opened or written
-    └── LabError             a lab, a solution or a grading run went wrong
-        └── UnknownLabError  no lab has that id
+    ├── LabError             a lab, a solution or a grading run went wrong
+    │   └── UnknownLabError  no lab has that id
+    └── ClassroomError       a cohort, roster or account of classroom mode is wrong
 """
 
 from __future__ import annotations
@@ -57,3 +58,7 @@ class LabError(CitylabError):
 
 class UnknownLabError(LabError):
     """No lab has the id the user asked for."""
+
+
+class ClassroomError(CitylabError):
+    """A cohort, roster, account or password of classroom mode is wrong."""

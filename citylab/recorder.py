@@ -1,16 +1,16 @@
 """The recorder: every message on ``citylab/#`` kept on disk, validated and written in batches.
 
-Two threads, joined by the spool (``citylab.stores.spool``):
+Two sides, joined by the spool (``citylab.stores.spool``):
 
 - paho's network thread appends each raw message to the spool and only then
   acknowledges it (manual PUBACK, QoS 1), so a message the broker handed
   over survives a SIGKILL of the recorder. It never waits for the database.
-- the drain thread reads the spool in order, validates each message with the
-  contract, sorts it into readings, statuses, commands or dead letters, and
-  writes a batch when it holds ``batch_size`` messages or ``flush_seconds``
-  have passed. While the store is down it retries the same batch with
-  backoff and the spool grows on disk; memory stays flat. Only once a batch
-  is stored does the spool's cursor move past it.
+- the drainer (``citylab.stores.drain``) reads the spool in order, validates
+  each message with the contract, and writes batches to the store; only a
+  stored batch moves the spool's cursor. It runs as a thread, or with
+  ``writer="process"`` in a process of its own, so that it and paho's thread
+  do not share one GIL (what ``citylab record`` and ``citylab up`` use: see
+  bench/recorder_throughput.py for the figures).
 
 With a ``client_id`` the MQTT session is persistent (clean_session=False), so
 the broker holds what arrives while the recorder restarts. If the disk
@@ -31,13 +31,15 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import paho.mqtt.client as paho
 
-from citylab import contract, mqtt
-from citylab.errors import BrokerError, ContractError, StoreError
-from citylab.stores import Batch, DeadLetter, Store
-from citylab.stores.spool import Position, Spool, Spooled
+from citylab import mqtt
+from citylab.errors import BrokerError, ConfigError, StoreError
+from citylab.stores import Store
+from citylab.stores.drain import DEAD_LETTERS, RECORDED, WRITE_ERRORS, Drainer, DrainSettings, start_process
+from citylab.stores.spool import Spool, Spooled
 
 log = logging.getLogger("citylab.recorder")
 
@@ -73,18 +75,20 @@ class Recorder:
         spool: str | Path | None = None,
         client_id: str | None = None,
         max_retry_seconds: float = 2.0,
+        writer: str = "thread",
     ) -> None:
+        if writer not in ("thread", "process"):
+            raise ConfigError(f"the recorder's writer is 'thread' or 'process', not {writer!r}")
         self.broker = broker
         self.store = store
         self.topic_filter = topic_filter
-        self.batch_size = batch_size
-        self.flush_seconds = flush_seconds
+        self.writer = writer
+        self.settings = DrainSettings(batch_size, flush_seconds, max_retry_seconds)
         # QoS 1 lets a broker that keeps sessions hold messages for us; amqtt
         # (the embedded broker) waits for each PUBACK in turn, so it gets 0.
         self.qos = qos
         self.connect_attempts = connect_attempts
-        self.max_retry_seconds = max_retry_seconds
-        self.stats = RecorderStats()
+        self._stats = RecorderStats()
         # Without a spool folder the spool lives in a temporary one: the
         # recorder works the same, but a crash loses what was not yet stored.
         self._temporary = None if spool is not None else tempfile.mkdtemp(prefix="citylab-spool-")
@@ -96,14 +100,39 @@ class Recorder:
         self._client.on_message = self._on_message
         self._pending: collections.deque[tuple[Spooled, int, int]] = collections.deque()
         self._pending_lock = threading.Lock()
+        self._matches: dict[str, bool] = {}
         self._stopping = threading.Event()
         self._abandon = threading.Event()
         self._subscribed = threading.Event()
-        self._drain = threading.Thread(target=self._drain_loop, name="citylab-recorder", daemon=True)
+        self._counters: Any = [0, 0, 0]
+        self._base = [0, 0, 0]  # what writer processes that stopped had counted
+        self._process: Any = None
+        self._drain: threading.Thread | None = None
+        self._tender = threading.Thread(target=self._tend, name="citylab-recorder-spool", daemon=True)
+
+    @property
+    def stats(self) -> RecorderStats:
+        """The counters; the drainer's (recorded, dead letters, write errors) may live in its process."""
+        counters, base = self._counters, self._base
+        self._stats.recorded = base[RECORDED] + counters[RECORDED]
+        self._stats.dead_letters = base[DEAD_LETTERS] + counters[DEAD_LETTERS]
+        self._stats.write_errors = base[WRITE_ERRORS] + counters[WRITE_ERRORS]
+        return self._stats
 
     def start(self, timeout: float = 10.0) -> "Recorder":
         """Connect, subscribe and start writing; raise BrokerError if the broker is unreachable."""
-        self._drain.start()
+        if self.writer == "process":
+            try:
+                self._process, self._counters, self._stopping, self._abandon = start_process(
+                    self.spool.folder, self.store, self.settings)
+            except StoreError:
+                self._finish(0.5)
+                raise
+        else:
+            drainer = Drainer(self.spool, self.store, self.settings, self._counters, self._stopping, self._abandon)
+            self._drain = threading.Thread(target=drainer.run, name="citylab-recorder", daemon=True)
+            self._drain.start()
+        self._tender.start()
         try:
             mqtt.connect(self._client, self.broker, attempts=self.connect_attempts)
         except BrokerError:
@@ -126,12 +155,21 @@ class Recorder:
 
     def _finish(self, timeout: float) -> None:
         self._stopping.set()
-        self._drain.join(timeout)
-        if self._drain.is_alive():
-            self._abandon.set()
-            self._drain.join(2.0)
+        worker = self._process or self._drain
+        if worker is not None:
+            worker.join(timeout)
+            if worker.is_alive():
+                self._abandon.set()
+                worker.join(2.0)
+            if self._process is not None and self._process.is_alive():
+                self._process.kill()  # stuck in a store call: what it held is still spooled
+                self._process.join(2.0)
+        if self._tender.is_alive():
+            self._tender.join(1.0)
         left = self.spool.backlog_bytes()
         self.spool.close()
+        if self._process is not None:
+            self.store.close()  # this process's copy; the writer closed its own
         if self._temporary:
             if left:
                 log.warning("stopped with %d bytes of messages not yet stored (no spool folder was given)", left)
@@ -149,6 +187,15 @@ class Recorder:
         client.subscribe(self.topic_filter, qos=self.qos)
         self._subscribed.set()
 
+    def _wanted(self, topic: str) -> bool:
+        # paho's topic_matches_sub builds a matcher per call; a site has few topics, so remember.
+        wanted = self._matches.get(topic)
+        if wanted is None:
+            if len(self._matches) > 50_000:
+                self._matches.clear()
+            wanted = self._matches[topic] = paho.topic_matches_sub(self.topic_filter, topic)
+        return wanted
+
     def _on_message(self, client: paho.Client, userdata: object, message: paho.MQTTMessage) -> None:
         # amqtt 0.12 replays, on connect, retained messages matching other
         # clients' subscriptions too: keep only what we asked for.
@@ -156,17 +203,17 @@ class Recorder:
             topic = message.topic
         except UnicodeDecodeError:
             topic = message._topic.decode("utf-8", "replace")
-        if not paho.topic_matches_sub(self.topic_filter, topic):
+        if not self._wanted(topic):
             self._ack(message.mid, message.qos)
             return
-        self.stats.received += 1
-        item = Spooled(topic, bytes(message.payload), time.time())
+        self._stats.received += 1
+        payload, received = message.payload, time.time()
         with self._pending_lock:
             if not self._pending:
                 try:
-                    self.spool.append(item.topic, item.payload, item.received)
+                    self.spool.append(topic, payload, received)
                 except StoreError as exc:
-                    self.stats.spool_errors += 1
+                    self._stats.spool_errors += 1
                     log.error("%s", exc)
                 else:
                     self._ack(message.mid, message.qos)
@@ -174,13 +221,35 @@ class Recorder:
             # The spool refused this or an earlier message: keep the order,
             # hold it unacknowledged until the disk takes it.
             if message.qos == 0 and len(self._pending) >= MAX_PENDING_QOS0:
-                self.stats.lost += 1
+                self._stats.lost += 1
                 return
-            self._pending.append((item, message.mid, message.qos))
+            self._pending.append((Spooled(topic, bytes(payload), received), message.mid, message.qos))
 
     def _ack(self, mid: int, qos: int) -> None:
         if qos > 0:
             self._client.ack(mid, qos)
+
+    def _tend(self) -> None:
+        """Offer what waits in memory (the disk was full) to the spool again; restart a writer that died."""
+        while not self._stopping.wait(0.2):
+            self._retry_pending()
+            self._watch_writer()
+        self._retry_pending()
+
+    def _watch_writer(self) -> None:
+        process = self._process
+        if process is None or process.is_alive() or self._stopping.is_set():
+            return
+        # Killed (out of memory, by hand) or crashed: what it had not stored is still spooled.
+        log.error("the recorder's writer process stopped (exit code %s); starting it again", process.exitcode)
+        base = [self._base[i] + self._counters[i] for i in range(3)]
+        try:
+            started = start_process(self.spool.folder, self.store, self.settings)
+        except StoreError as exc:
+            log.error("%s", exc)
+            return
+        self._base = base
+        self._process, self._counters, self._stopping, self._abandon = started
 
     def _retry_pending(self) -> None:
         with self._pending_lock:
@@ -192,83 +261,3 @@ class Recorder:
                     return
                 self._pending.popleft()
                 self._ack(mid, qos)
-
-    # --- the drain thread ----------------------------------------------
-
-    def _drain_loop(self) -> None:
-        try:
-            while not self._abandon.is_set():
-                self._retry_pending()
-                items, position = self._gather()
-                # Each round (at least every flush_seconds): bounds what a power cut could take.
-                self.spool.sync()
-                if not items:
-                    if self._stopping.is_set():
-                        break
-                    continue
-                batch = Batch()
-                for item in items:
-                    self._sort(batch, item)
-                if not self._write(batch):
-                    break
-                try:
-                    self.spool.commit(position)
-                except StoreError as exc:
-                    log.error("%s", exc)
-                self.stats.recorded += len(items) - len(batch.dead_letters)
-                self.stats.dead_letters += len(batch.dead_letters)
-        finally:
-            self.store.close()
-
-    def _gather(self) -> tuple[list[Spooled], Position]:
-        """A batch from the spool: ``batch_size`` messages, or what came within ``flush_seconds``."""
-        items, position = self.spool.read(self.batch_size)
-        deadline = time.monotonic() + self.flush_seconds
-        while len(items) < self.batch_size and not self._stopping.is_set():
-            left = deadline - time.monotonic()
-            if left <= 0:
-                break
-            self.spool.wait(left)
-            more, position = self.spool.read(self.batch_size - len(items))
-            items += more
-        return items, position
-
-    def _write(self, batch: Batch) -> bool:
-        """Write until it works; False only when a stop gave up waiting for the store."""
-        delay, last_said = 0.2, 0.0
-        while True:
-            try:
-                self.store.write(batch)
-                if last_said:
-                    log.warning("the store answers again: writing what was spooled")
-                return True
-            except Exception as exc:  # a store's bug must not lose the batch either
-                self.stats.write_errors += 1
-                if time.monotonic() - last_said > 30:
-                    last_said = time.monotonic()
-                    reason = str(exc) if isinstance(exc, StoreError) else f"{type(exc).__name__}: {exc}"
-                    log.error("%s; keeping messages in the spool (%d bytes) and trying again",
-                              reason, self.spool.backlog_bytes())
-            self._retry_pending()
-            if self._abandon.wait(delay):
-                return False
-            delay = min(delay * 2, self.max_retry_seconds)
-
-    def _sort(self, batch: Batch, item: Spooled) -> None:
-        topic, payload, received = item.topic, item.payload, item.received
-        try:
-            message = contract.validate_message(topic, payload, received)
-        except ContractError as exc:
-            site = device = None
-            parts = topic.split("/")
-            if len(parts) == 4 and parts[0] == contract.ROOT:
-                site, device = parts[1][:64], parts[2][:64]
-            batch.dead_letters.append(DeadLetter(topic[:512], payload, exc.reason, exc.kind, received, site, device))
-            return
-        t = message.topic
-        if message.readings:
-            batch.readings.extend((t.channel, reading, received) for reading in message.readings)
-        elif message.status:
-            batch.statuses.append((t.site, t.device, message.status, received))
-        elif message.command:
-            batch.commands.append((t.site, t.device, message.command, received))

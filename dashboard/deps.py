@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, HTTPException, Request
 
 from citylab.stores import SQLiteStore
+from dashboard.access import OPEN, Viewer
 from dashboard.citymap import CityMap
 from dashboard.grades import GradesReader
 from dashboard.live_hub import LiveHub
@@ -71,6 +72,24 @@ def get_replay(request: Request) -> Replay:
     return request.app.state.replay
 
 
+def get_viewer(request: Request) -> Viewer:
+    """Who asks: set by the gate (``gate.Gate``); ``OPEN`` in open mode."""
+    viewer = request.scope.get("state", {}).get("viewer")
+    if viewer is None:
+        if request.app.state.auth is not None:
+            raise HTTPException(status_code=401, detail="log in first: open /login")
+        return OPEN
+    return viewer
+
+
+def get_auth(request: Request) -> Any:
+    auth = request.app.state.auth
+    if auth is None:
+        raise HTTPException(status_code=404, detail="this dashboard runs without accounts (open mode): "
+                                                    "start it with 'citylab up --classroom'")
+    return auth
+
+
 StoreDep = Annotated[SQLiteStore, Depends(get_store)]
 LiveDep = Annotated[LiveSettings, Depends(get_live)]
 HubDep = Annotated[LiveHub, Depends(get_hub)]
@@ -78,3 +97,5 @@ CityDep = Annotated[CitySettings, Depends(get_city)]
 RunsDep = Annotated[GradingRuns, Depends(get_runs)]
 GradesDep = Annotated[GradesReader, Depends(get_grades)]
 ReplayDep = Annotated[Replay, Depends(get_replay)]
+ViewerDep = Annotated[Viewer, Depends(get_viewer)]
+AuthDep = Annotated[Any, Depends(get_auth)]  # gate.Auth (not imported here: gate imports deps' siblings)

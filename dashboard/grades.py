@@ -65,8 +65,10 @@ class GradesReader:
             return None
         return {**_summary(rows[0]), "result": json.loads(rows[0]["result"])}
 
-    def matrix(self, site_prefix: str | None = None, lab_id: str | None = None) -> dict[str, Any]:
-        """Best score per site and lab, with the number of attempts: the cohort x labs table."""
+    def matrix(self, site_prefix: str | None = None, lab_id: str | None = None,
+               site: str | None = None) -> dict[str, Any]:
+        """Best score per site and lab, with the number of attempts: the cohort x labs table
+        (``site``: one site's row only)."""
         sql = ("SELECT site, lab_id, MAX(CAST(score AS REAL) / max_score) AS best_ratio, MAX(score) AS best,"
                " MAX(max_score) AS max_score, COUNT(*) AS attempts, MAX(id) AS last_id, MAX(started) AS last"
                " FROM grades WHERE max_score > 0")
@@ -74,6 +76,9 @@ class GradesReader:
         if site_prefix:
             sql += " AND site LIKE ? ESCAPE '\\'"
             params.append(site_prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%")
+        if site is not None:
+            sql += " AND site = ?"
+            params.append(site)
         if lab_id:
             sql += " AND lab_id = ?"
             params.append(lab_id)

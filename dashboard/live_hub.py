@@ -35,9 +35,9 @@ Event = tuple[str, Any]
 
 @dataclass(eq=False)
 class Subscription:
-    """One open stream: its site filter and the events waiting for it."""
+    """One open stream: the sites it hears (None: every site) and the events waiting for it."""
 
-    site: str | None
+    sites: frozenset[str] | None
     queue: asyncio.Queue[Event] = field(default_factory=lambda: asyncio.Queue(QUEUE_LIMIT))
     overflowed: bool = False
 
@@ -61,9 +61,10 @@ class LiveHub:
         self.dead_letter_id = 0
         self.polls = 0
 
-    async def subscribe(self, site: str | None) -> Subscription:
-        """Join; the first subscriber reads the cursors and starts the poller. May raise StoreError."""
-        subscription = Subscription(site)
+    async def subscribe(self, sites: frozenset[str] | None) -> Subscription:
+        """Join to hear ``sites`` (None: all); the first subscriber reads the cursors and starts the poller.
+        May raise StoreError."""
+        subscription = Subscription(sites)
         if self._task is None or self._task.done():
             # Claim the poller before the first await, so two streams opening
             # at once start one poller, not two racing on the cursors.
@@ -121,9 +122,9 @@ class LiveHub:
 
     def _fan_out(self, readings: list[dict[str, Any]], dead: list[dict[str, Any]]) -> None:
         for sub in list(self._subscribers):
-            mine = readings if sub.site is None else [r for r in readings if r["site"] == sub.site]
+            mine = readings if sub.sites is None else [r for r in readings if r["site"] in sub.sites]
             if mine:
                 sub.offer(("reading", mine))
-            dead_mine = dead if sub.site is None else [d for d in dead if d["site"] == sub.site]
+            dead_mine = dead if sub.sites is None else [d for d in dead if d["site"] in sub.sites]
             if dead_mine:
                 sub.offer(("dead_letter", dead_mine))

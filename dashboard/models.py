@@ -16,6 +16,8 @@ class Problem(BaseModel):
 
 # Declared on every router so /openapi.json shows the error answers too.
 ERRORS: dict[int | str, dict[str, object]] = {
+    401: {"model": Problem, "description": "classroom mode: not logged in"},
+    403: {"model": Problem, "description": "classroom mode: another trainee's site, or instructors only"},
     404: {"model": Problem, "description": "no such device, lab, run, grading or site"},
     422: {"model": Problem, "description": "a parameter is wrong; the sentence names it"},
     503: {"model": Problem, "description": "the store or the gradebook cannot be read"},
@@ -182,6 +184,7 @@ class RunOut(BaseModel):
     grade_id: int | None
     created: float
     finished: float | None
+    requested_by: str = "dashboard"  # the account that asked for it
 
 
 class GradeSummary(BaseModel):
@@ -240,3 +243,35 @@ class SnapshotReading(BaseModel):
     unit: str
     time: float
     value: Value
+
+
+class SessionOut(BaseModel):
+    """Who is logged in; ``mode`` "open" when the dashboard runs without accounts."""
+
+    mode: str
+    username: str | None
+    name: str
+    role: str
+    site: str | None
+    shared_site: str
+    csrf: str
+
+
+class AccountOut(BaseModel):
+    """An account as an instructor sees it (never a password)."""
+
+    username: str
+    name: str
+    email: str
+    role: str
+    site: str | None
+    cohort: str | None
+    active: bool
+
+
+class PasswordReset(BaseModel):
+    """A new login password, shown once: give it to the trainee."""
+
+    username: str
+    password: str
+    sessions_ended: int

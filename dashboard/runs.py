@@ -49,6 +49,7 @@ class GradingRun:
     result: dict[str, Any] | None = None
     error: str | None = None
     grade_id: int | None = None
+    requested_by: str = "dashboard"
     created: float = field(default_factory=time.time)
     finished: float | None = None
 
@@ -58,6 +59,7 @@ class GradingRun:
             "state": self.state, "progress": list(self.progress), "checks": list(self.checks),
             "result": self.result, "error": self.error,
             "grade_id": self.grade_id, "created": self.created, "finished": self.finished,
+            "requested_by": self.requested_by,
         }
 
 
@@ -76,9 +78,10 @@ class GradingRuns:
         self._worker: threading.Thread | None = None
 
     def start(self, lab_id: str, site: str, source: bytes | None, solution_name: str,
-              reference: Path | None) -> GradingRun:
-        """Queue a grading of ``source`` (or of the lab's ``reference`` solution)."""
-        run = GradingRun(next(self._ids), lab_id, site, solution_name)
+              reference: Path | None, *, by: str = "dashboard") -> GradingRun:
+        """Queue a grading of ``source`` (or of the lab's ``reference`` solution), asked for by ``by``
+        (the account name; the gradebook records it)."""
+        run = GradingRun(next(self._ids), lab_id, site, solution_name, requested_by=by)
         with self._lock:
             self._runs[run.id] = run
             while len(self._runs) > KEEP:
@@ -135,7 +138,7 @@ class GradingRuns:
             if self.gradebook_path is not None:
                 from labs import Gradebook
 
-                run.grade_id = Gradebook(self.gradebook_path).record(result)
+                run.grade_id = Gradebook(self.gradebook_path).record(result, by=run.requested_by, code=source)
             run.state = "done"
         except CitylabError as exc:
             run.error, run.state = str(exc), "failed"

@@ -35,6 +35,9 @@ PROGRAM_FILES = {"device": "device.py", "analysis": "analysis.py", "sim": "contr
 # Analysis programs publish nothing; they still get a valid id in CITYLAB_DEVICE.
 ANALYSIS_DEVICE = "analysis"
 LEVELS = ("beginner", "intermediate", "advanced")
+# Services an analysis lab may ask the grader for: "influxdb" gives the program
+# a fresh, empty InfluxDB 1.x database (labs/engine/analysis.py).
+NEEDS = ("influxdb",)
 # The grader records a device lab's run for this long, and gives an analysis
 # program this long to answer; outside these bounds a lab is either too
 # short to see a 2 s rhythm or too long for "a grade in seconds".
@@ -58,6 +61,7 @@ class Lab:
     summary: str = ""
     scenario: str = ""
     kind: str = "device"
+    needs: tuple[str, ...] = ()
 
     @property
     def number(self) -> str:
@@ -115,6 +119,8 @@ _FIELDS: dict[str, tuple[bool, Callable[[Any], bool], str]] = {
     "summary": (False, lambda v: isinstance(v, str), "a text"),
     # The city or scenario file a sim lab runs in; labs without one run alone.
     "scenario": (False, lambda v: isinstance(v, str), "a text"),
+    "needs": (False, lambda v: isinstance(v, list) and all(isinstance(n, str) for n in v) and set(v) <= set(NEEDS),
+              f"a list drawn from {list(NEEDS)}"),
 }
 
 
@@ -165,6 +171,7 @@ def load_lab(folder: Path) -> Lab:
         summary=data.get("summary", "").strip(),
         scenario=data.get("scenario", ""),
         kind=kind,
+        needs=tuple(data.get("needs", ())),
     )
 
 

@@ -22,7 +22,9 @@ from typing import Any, Iterator
 import pytest
 
 from citylab.broker import free_port
+from citylab.errors import StoreError
 from citylab.mqtt import BrokerAddress
+from citylab.stores.influx_server import InfluxQL, InfluxServer
 
 INFLUX_USER, INFLUX_PASSWORD, INFLUX_DB = "citylab", "s3cret-pass", "citylab"
 
@@ -82,27 +84,23 @@ class Server:
                 self.process.wait()
 
 
-class InfluxV1(Server):
-    """Debian's influxd (1.x) with authentication on, one admin user and the database citylab."""
+class InfluxV1(InfluxServer):
+    """Debian's influxd (1.x) with authentication on, one admin user and the database citylab.
+
+    The server itself (config, free ports, start and stop) is the grader's
+    ``citylab.stores.influx_server.InfluxServer``; this adds the admin user,
+    the database and failures that tell how to install it.
+    """
 
     def __init__(self, folder: Path) -> None:
-        super().__init__(folder)
-        self.rpc_port = free_port()
-        (folder / "influxdb.conf").write_text(
-            "reporting-disabled = true\n"
-            f'bind-address = "127.0.0.1:{self.rpc_port}"\n'
-            f'[meta]\n  dir = "{folder}/meta"\n'
-            f'[data]\n  dir = "{folder}/data"\n  wal-dir = "{folder}/wal"\n  query-log-enabled = false\n'
-            f'[http]\n  bind-address = "127.0.0.1:{self.port}"\n  auth-enabled = true\n  log-enabled = false\n'
-            "[monitor]\n  store-enabled = false\n"
-        )
+        super().__init__(folder, auth=True, binary=find_binary("influxd", "influxdb"))
 
-    def command(self) -> list[str]:
-        return [find_binary("influxd", "influxdb"), "-config", str(self.folder / "influxdb.conf")]
-
-    def start(self) -> "InfluxV1":
+    def start(self) -> "InfluxV1":  # type: ignore[override]
         first = not (self.folder / "meta").exists()
-        super().start()
+        try:
+            super().start()
+        except StoreError as exc:
+            pytest.fail(str(exc), pytrace=False)
         if first:
             try:
                 # With no user yet, InfluxDB 1.x lets anyone create the first admin.
@@ -115,17 +113,17 @@ class InfluxV1(Server):
         return self
 
     def query(self, text: str, db: str | None = INFLUX_DB, auth: bool = True) -> list[dict[str, Any]]:
-        params = {"q": text, "epoch": "u", **({"db": db} if db else {})}
-        # InfluxDB 1.x reads credentials from the URL (or basic auth), not a form body.
-        credentials = urllib.parse.urlencode({"u": INFLUX_USER, "p": INFLUX_PASSWORD}) if auth else ""
-        request = urllib.request.Request(f"{self.url}/query?{credentials}", data=urllib.parse.urlencode(params).encode())
-        with urllib.request.urlopen(request, timeout=30) as response:
-            results = json.loads(response.read())["results"]
+        client = InfluxQL(self.url, INFLUX_USER, INFLUX_PASSWORD) if auth else InfluxQL(self.url)
+        results = client.results(text, db, epoch="u")
         assert all("error" not in r for r in results), results
         return [s for r in results for s in r.get("series", [])]
 
     def store_url(self, db: str = INFLUX_DB, user: str = INFLUX_USER, password: str = INFLUX_PASSWORD) -> str:
         return f"influx://{user}:{password}@127.0.0.1:{self.port}/{db}"
+
+    def admin_url(self) -> str:
+        """The server as ``citylab grade --influx`` takes it: http://admin:password@host:port."""
+        return f"http://{INFLUX_USER}:{INFLUX_PASSWORD}@127.0.0.1:{self.port}"
 
 
 class VictoriaMetrics(Server):

@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
+import logging
+import os
+import signal
+import sqlite3
+import threading
+import time
 from pathlib import Path
 
+import pytest
+
 from citylab import contract, mqtt
+from citylab.errors import StoreError
 from citylab.mqtt import BrokerAddress
 from citylab.recorder import Recorder
 from citylab.stores import SQLiteStore
+from test_spool import tiny_disk  # noqa: F401 (fixture)
 import waiting
 
 
@@ -15,9 +25,11 @@ def wait_until(condition, timeout: float = 15.0) -> bool:
     return waiting.wait_until(condition, timeout, every=0.05)
 
 
-def test_valid_messages_are_stored_and_bad_ones_dead_lettered(any_broker: BrokerAddress, tmp_path: Path) -> None:
+@pytest.mark.parametrize("writer", ["thread", "process"])
+def test_valid_messages_are_stored_and_bad_ones_dead_lettered(any_broker: BrokerAddress, tmp_path: Path,
+                                                              writer: str) -> None:
     store = SQLiteStore(tmp_path / "run.sqlite")
-    recorder = Recorder(any_broker, store, topic_filter="citylab/rec-test/#", qos=0).start()
+    recorder = Recorder(any_broker, store, topic_filter="citylab/rec-test/#", qos=0, writer=writer).start()
     client = mqtt.make_client("test")
     mqtt.connect(client, any_broker)
     mqtt.wait_connected(client, any_broker)
@@ -66,3 +78,79 @@ def test_unreachable_broker_is_a_clear_error(tmp_path: Path) -> None:
         assert f"mqtt://127.0.0.1:{port}" in str(exc) and "is it running?" in str(exc)
     else:
         raise AssertionError("connecting to a closed port must raise BrokerError")
+
+
+class GateStore(SQLiteStore):
+    """A real SQLite store that refuses writes while its gate is shut (a store that is down)."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(path)
+        self.open = threading.Event()
+
+    def write(self, batch) -> None:  # type: ignore[no-untyped-def]
+        if not self.open.is_set():
+            raise StoreError("the test's store is down")
+        super().write(batch)
+
+
+def publish_sequence(broker: BrokerAddress, site: str, count: int) -> None:
+    client = mqtt.make_client("test-seq")
+    mqtt.connect(client, broker)
+    mqtt.wait_connected(client, broker)
+    try:
+        infos = [client.publish(contract.topic(site, "env-01", "telemetry"),
+                                contract.build_pack(site, "env-01", [("seq", "count", i), ("temperature", "Cel", 20.0)],
+                                                    base_time=1_800_000_000 + i), qos=1) for i in range(count)]
+        for info in infos:
+            info.wait_for_publish(30)
+    finally:
+        mqtt.stop(client)
+
+
+def stored_seq(db: Path, site: str) -> list[int]:
+    with sqlite3.connect(db) as conn:
+        return [int(v) for (v,) in conn.execute(
+            "SELECT value FROM readings WHERE site=? AND name='seq' ORDER BY value", (site,))]
+
+
+def test_a_full_spool_disk_is_a_sentence_and_the_broker_keeps_the_rest(
+        mosquitto: BrokerAddress, tiny_disk: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    count, db = 3000, tmp_path / "full.sqlite"
+    store = GateStore(db)  # down: everything goes to the spool, on a 256 KiB disk
+    recorder = Recorder(mosquitto, store, topic_filter="citylab/full-disk/#", spool=tiny_disk / "spool",
+                        client_id="test-full-disk", max_retry_seconds=0.2).start()
+    try:
+        with caplog.at_level(logging.ERROR, logger="citylab.recorder"):
+            threading.Thread(target=publish_sequence, args=(mosquitto, "full-disk", count), daemon=True).start()
+            assert wait_until(lambda: recorder.stats.spool_errors > 0, 30), recorder.stats
+            time.sleep(1)
+            spooled = recorder.backlog_bytes()
+            # What the disk took is kept; the rest waits unacknowledged with the broker, not in our memory.
+            assert 0 < spooled <= 256 * 1024 and recorder.stats.received < count, recorder.stats
+        said = [r.getMessage() for r in caplog.records if "free disk space" in r.getMessage()]
+        assert said and str(tiny_disk / "spool") in said[0] and "the broker keeps unacknowledged messages" in said[0]
+        store.open.set()  # the store is back: the spool drains, its room is freed, the broker sends the rest
+        assert wait_until(lambda: len(stored_seq(db, "full-disk")) >= count, 60), recorder.stats
+        time.sleep(0.5)
+    finally:
+        recorder.stop()
+    assert stored_seq(db, "full-disk") == list(range(count))
+
+
+def test_a_killed_writer_process_is_started_again_and_nothing_is_lost(mosquitto: BrokerAddress,
+                                                                      tmp_path: Path) -> None:
+    count, db = 4000, tmp_path / "writer.sqlite"
+    recorder = Recorder(mosquitto, SQLiteStore(db), topic_filter="citylab/writer-kill/#", spool=tmp_path / "spool",
+                        client_id="test-writer-kill", writer="process").start()
+    try:
+        publisher = threading.Thread(target=publish_sequence, args=(mosquitto, "writer-kill", count), daemon=True)
+        publisher.start()
+        assert wait_until(lambda: recorder.stats.recorded > 200, 30), recorder.stats
+        first = recorder._process
+        os.kill(first.pid, signal.SIGKILL)
+        assert wait_until(lambda: recorder._process is not first and recorder._process.is_alive(), 10)
+        publisher.join(60)
+        assert wait_until(lambda: len(stored_seq(db, "writer-kill")) >= count, 60), recorder.stats
+    finally:
+        recorder.stop()
+    assert stored_seq(db, "writer-kill") == list(range(count))

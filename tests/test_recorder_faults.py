@@ -13,6 +13,8 @@ import subprocess
 import sys
 import threading
 import time
+
+import pytest
 from pathlib import Path
 
 from citylab import contract, mqtt
@@ -68,10 +70,12 @@ def wait_for(condition, timeout: float) -> bool:
     return condition()
 
 
-def test_broker_restart_loses_and_doubles_nothing(persistent_mosquitto: PersistentMosquitto, tmp_path: Path) -> None:
+@pytest.mark.parametrize("writer", ["thread", "process"])
+def test_broker_restart_loses_and_doubles_nothing(persistent_mosquitto: PersistentMosquitto, tmp_path: Path,
+                                                  writer: str) -> None:
     count, db = 5000, tmp_path / "restart.sqlite"
     recorder = Recorder(persistent_mosquitto.address, SQLiteStore(db), topic_filter="citylab/restart/#",
-                        spool=tmp_path / "spool", client_id="faults-recorder-restart").start()
+                        spool=tmp_path / "spool", client_id="faults-recorder-restart", writer=writer).start()
     publisher = Publisher(persistent_mosquitto.address, "restart", count, rate=1000)
     publisher.start()
     try:
@@ -92,7 +96,7 @@ def test_store_down_for_30_seconds_is_spooled_and_replayed(mosquitto: BrokerAddr
     influx = InfluxV1(_folder(tmp_path / "influx")).start()
     count = 8000
     recorder = Recorder(mosquitto, open_store(StoreURL.parse(influx.store_url())), topic_filter="citylab/outage/#",
-                        spool=tmp_path / "spool", client_id="faults-recorder-outage").start()
+                        spool=tmp_path / "spool", client_id="faults-recorder-outage", writer="process").start()
     publisher = Publisher(mosquitto, "outage", count, rate=200)  # 40 s of traffic
     publisher.start()
     try:
@@ -135,24 +139,34 @@ from citylab.recorder import Recorder
 from citylab.stores import SQLiteStore
 logging.basicConfig(level=logging.WARNING)
 broker, db, spool = BrokerAddress.parse(sys.argv[1]), Path(sys.argv[2]), Path(sys.argv[3])
-Recorder(broker, SQLiteStore(db), topic_filter="citylab/killed/#", spool=spool,
-         client_id="faults-recorder-killed").start()
-print("ready", flush=True)
+recorder = Recorder(broker, SQLiteStore(db), topic_filter="citylab/killed/#", spool=spool,
+                    client_id="faults-recorder-killed", writer="process").start()
+print("ready", recorder._process.pid, flush=True)
 while True:
     time.sleep(1)
 """
 
 
-def start_recorder_process(broker: BrokerAddress, db: Path, spool: Path) -> subprocess.Popen[str]:
+def start_recorder_process(broker: BrokerAddress, db: Path, spool: Path) -> tuple[subprocess.Popen[str], int]:
+    """The recorder in a process of its own, and the pid of its writer process."""
     process = subprocess.Popen([sys.executable, "-c", RECORDER_PROCESS, broker.url, str(db), str(spool)],
                                stdout=subprocess.PIPE, text=True)
-    assert process.stdout is not None and process.stdout.readline().strip() == "ready"
-    return process
+    assert process.stdout is not None
+    word, writer = process.stdout.readline().split()
+    assert word == "ready"
+    return process, int(writer)
+
+
+def alive(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
 
 
 def test_kill_9_of_the_recorder_loses_and_doubles_nothing(mosquitto: BrokerAddress, tmp_path: Path) -> None:
     count, db, spool = 6000, tmp_path / "killed.sqlite", tmp_path / "spool"
-    process = start_recorder_process(mosquitto, db, spool)
+    process, writer = start_recorder_process(mosquitto, db, spool)
     publisher = Publisher(mosquitto, "killed", count, rate=1500)
     publisher.start()
     try:
@@ -161,8 +175,10 @@ def test_kill_9_of_the_recorder_loses_and_doubles_nothing(mosquitto: BrokerAddre
             time.sleep(0.7)
             os.kill(process.pid, signal.SIGKILL)
             process.wait()
-            time.sleep(1.0)  # the broker holds the session's messages meanwhile
-            process = start_recorder_process(mosquitto, db, spool)
+            # The writer process sees its recorder gone and stops: no orphan keeps writing.
+            assert wait_for(lambda: not alive(writer), 5), f"the writer process {writer} outlived its recorder"
+            time.sleep(0.5)  # the broker holds the session's messages meanwhile
+            process, writer = start_recorder_process(mosquitto, db, spool)
         publisher.join(30)
         assert wait_for(lambda: len(stored_sequence(db, "killed")) >= count, 60)
         time.sleep(1)

@@ -35,6 +35,10 @@ class InfluxHTTP:
         self.pool = urllib3.PoolManager(maxsize=2, retries=False,
                                         timeout=urllib3.Timeout(connect=3.0, read=self.timeout))
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # For the recorder's writer process: the address and credentials, not the open connections.
+        return (type(self), (self.url, self.database, self.params, self.headers, self.timeout))
+
     def request(self, method: str, path: str, params: dict[str, str] | None = None,
                 body: bytes | None = None) -> urllib3.BaseHTTPResponse:
         """One request; a StoreError naming the URL if the server cannot be reached."""

@@ -35,9 +35,14 @@ class InfluxV2Store(InfluxHTTP):
         """Make the client; errors in the token or bucket show at the first write."""
         store = cls(url, bucket, params={}, headers={"Authorization": f"Token {token}"}, timeout=timeout)
         store.org = org
+        store.token = token
         store.client = InfluxDBClient(url=url, token=token, org=org, timeout=int(timeout * 1000))
         store.writer = store.client.write_api(write_options=SYNCHRONOUS)
         return store
+
+    def __reduce__(self) -> tuple[object, ...]:
+        # For the recorder's writer process: opened again there from the same settings.
+        return (InfluxV2Store.open, (self.url, self.database, self.token, self.org, self.timeout))
 
     def write(self, batch: Batch) -> None:
         """Write a batch; idempotent, since a point is keyed by its tags and its own time."""

@@ -25,6 +25,7 @@ import fcntl
 import os
 import struct
 import threading
+import time
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,6 +35,8 @@ from citylab.errors import StoreError
 HEADER = struct.Struct("<II")
 BODY_HEAD = struct.Struct("<dH")
 SUFFIX = ".seg"
+END = object()  # _next_frame: this segment is finished and fully read
+READER_POLL_SECONDS = 0.005
 
 
 @dataclass(frozen=True)
@@ -64,13 +67,27 @@ class Spool:
     """An append-only, segmented journal of raw messages with a committed cursor.
 
     One thread appends (``append``), one thread reads (``read``/``commit``).
+    The reader may also be another process, with its own ``Spool(folder,
+    reader=True)``: it takes no lock and never appends; it learns that a
+    segment is finished when a newer one appears in the folder.
     """
 
-    def __init__(self, folder: str | Path, segment_bytes: int = 64 * 1024 * 1024) -> None:
+    def __init__(self, folder: str | Path, segment_bytes: int = 64 * 1024 * 1024, reader: bool = False) -> None:
         self.folder = Path(folder)
         self.segment_bytes = segment_bytes
+        self.reader = reader
         self._new_data = threading.Event()
         self._lock = threading.Lock()
+        self._written = 0
+        self._read_fd: int | None = None
+        self._read_segment = -1
+        self._buffer, self._at = b"", 0
+        if reader:
+            self._fd = self._lock_fd = None
+            self.cursor = self._read_cursor(self._segments())
+            self._write_segment = 0
+            self._buffer_start = Position(self.cursor.segment, self.cursor.offset)
+            return
         try:
             self.folder.mkdir(parents=True, exist_ok=True)
             # One recorder per spool: two writers would interleave their frames.
@@ -89,10 +106,6 @@ class Spool:
             self._fd = os.open(self._path(self._write_segment), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
         except OSError as exc:
             raise StoreError(f"cannot use the spool folder {self.folder}: {exc.strerror or exc}") from exc
-        self._written = 0
-        self._read_fd: int | None = None
-        self._read_segment = -1
-        self._buffer, self._at = b"", 0
         self._buffer_start = Position(self.cursor.segment, self.cursor.offset)
 
     # --- the writing side (paho's thread) --------------------------------
@@ -110,6 +123,15 @@ class Spool:
                     os.ftruncate(self._fd, os.lseek(self._fd, 0, os.SEEK_END) - written)
                     raise OSError(28, "No space left on device")
             except OSError as exc:
+                # Close this segment: once the drainer has stored it, commit
+                # deletes it and the room it frees takes new messages. (The
+                # live segment is never deleted, so without this a full disk
+                # would stay full.)
+                if self._written:
+                    try:
+                        self._rotate()
+                    except OSError:
+                        pass
                 raise StoreError(
                     f"cannot write to the spool folder {self.folder} ({exc.strerror or exc}): "
                     f"free disk space there or point --data at a disk with room; "
@@ -119,10 +141,10 @@ class Spool:
         self._new_data.set()
 
     def _rotate(self) -> None:
+        # The new segment first: if it cannot be made, the old one stays usable.
+        fd = os.open(self._path(self._write_segment + 1), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
         os.close(self._fd)
-        self._write_segment += 1
-        self._fd = os.open(self._path(self._write_segment), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
-        self._written = 0
+        self._fd, self._write_segment, self._written = fd, self._write_segment + 1, 0
 
     def sync(self) -> None:
         """Flush the segment being written to the disk itself.
@@ -131,8 +153,15 @@ class Spool:
         what was written); a power cut could lose what came since the last sync.
         """
         try:
-            with self._lock:
-                fd = os.dup(self._fd)  # so the writer need not wait for the disk
+            if self.reader:
+                # Another process appends: fsync reaches the same file through our own descriptor.
+                segments = self._segments()
+                if not segments:
+                    return
+                fd = os.open(self._path(segments[-1]), os.O_RDONLY)
+            else:
+                with self._lock:
+                    fd = os.dup(self._fd)  # so the writer need not wait for the disk
             try:
                 os.fsync(fd)
             finally:
@@ -155,6 +184,10 @@ class Spool:
 
     def wait(self, timeout: float) -> None:
         """Sleep until something is appended, or ``timeout`` seconds."""
+        if self.reader:
+            # The writer is another process: look again soon (a few ms of latency, no signalling per message).
+            time.sleep(min(timeout, READER_POLL_SECONDS))
+            return
         self._new_data.wait(timeout)
         self._new_data.clear()
 
@@ -169,12 +202,10 @@ class Spool:
             if not self._open_reader():
                 break
             frame = self._next_frame()
+            if frame is END:
+                self._next_segment()
+                continue
             if frame is None:
-                # End of this segment: go on only if a newer one exists (the
-                # writer never returns to an old one), else wait for more.
-                if self._read_segment < self._write_segment:
-                    self._next_segment()
-                    continue
                 break
             out.append(frame)
             size += len(frame.payload)
@@ -198,7 +229,14 @@ class Spool:
         self._buffer_start = Position(segment, offset)
         return True
 
-    def _next_frame(self) -> Spooled | None:
+    def _closed(self) -> bool:
+        """Whether the segment being read is finished: the writer never returns to an old one."""
+        if not self.reader:
+            return self._read_segment < self._write_segment
+        return any(s > self._read_segment for s in self._segments())
+
+    def _next_frame(self) -> Spooled | object | None:
+        """The next frame; None if there is none yet, END if this segment is finished and read."""
         assert self._read_fd is not None
         buf = self._buffer
         while True:
@@ -218,9 +256,13 @@ class Spool:
                     return Spooled(topic, payload, received)
             chunk = os.read(self._read_fd, 1024 * 1024)
             if not chunk:
-                if len(buf) > at and self._read_segment < self._write_segment:
-                    return self._torn()
-                return None
+                if not self._closed():
+                    return None
+                # Closed now, but the writer's last frame may have landed
+                # after our read: once more, then this segment is whole.
+                chunk = os.read(self._read_fd, 1024 * 1024)
+                if not chunk:
+                    return self._torn() if len(buf) > at else END
             # Keep only the unread tail, so the buffer never grows with the segment.
             buf = self._buffer = buf[at:] + chunk
             self._at = 0
@@ -228,12 +270,12 @@ class Spool:
     def _consumed(self, size: int) -> None:
         self._buffer_start = Position(self._read_segment, self._buffer_start.offset + size)
 
-    def _torn(self) -> None:
+    def _torn(self) -> object | None:
         assert self._read_fd is not None
-        if self._read_segment < self._write_segment:
+        if self._closed():
             # Only the tail of a closed segment can be torn (a kill mid-write);
             # such a frame was never acknowledged, so skipping it loses nothing.
-            self._next_segment()
+            return END
         else:
             # The live segment: the frame may still be arriving; read it again later.
             os.lseek(self._read_fd, self._buffer_start.offset, os.SEEK_SET)
@@ -263,15 +305,17 @@ class Spool:
             raise StoreError(f"cannot update the spool cursor in {self.folder}: {exc.strerror or exc}") from exc
 
     def backlog_bytes(self) -> int:
-        """Bytes spooled but not yet committed to the store."""
+        """Bytes spooled but not yet committed to the store (the cursor as on disk: the reader may be elsewhere)."""
         total = 0
-        for segment in self._segments():
-            if segment >= self.cursor.segment:
+        segments = self._segments()
+        cursor = self._read_cursor(segments) if (self.folder / "cursor").exists() else self.cursor
+        for segment in segments:
+            if segment >= cursor.segment:
                 try:
                     total += self._path(segment).stat().st_size
                 except OSError:
                     pass
-        return max(0, total - self.cursor.offset)
+        return max(0, total - cursor.offset)
 
     # --- files -------------------------------------------------------------
 
@@ -279,7 +323,13 @@ class Spool:
         return self.folder / f"{segment:012d}{SUFFIX}"
 
     def _segments(self) -> list[int]:
-        return sorted(int(p.stem) for p in self.folder.glob(f"*{SUFFIX}") if p.stem.isdigit())
+        # os.listdir, not Path.glob: a reader in another process asks this at every poll.
+        try:
+            listing = os.listdir(self.folder)
+        except FileNotFoundError:
+            return []
+        names = (name[:-len(SUFFIX)] for name in listing if name.endswith(SUFFIX))
+        return sorted(int(stem) for stem in names if stem.isdigit())
 
     def _read_cursor(self, segments: list[int]) -> Position:
         try:

@@ -150,6 +150,10 @@ class SQLiteStore:
             db = self._local.db = self._connect_new()
         return db
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # For the recorder's writer process: the file, not the connections.
+        return (SQLiteStore, (self.path,))
+
     def close(self) -> None:
         db = getattr(self._local, "db", None)
         if db is not None:

@@ -5,10 +5,11 @@ from __future__ import annotations
 import time
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, HTTPException, Query
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
 
-from citylab.stores import SQLiteStore
-from dashboard.deps import StoreDep
+from citylab.stores import ReadingStore, SQLiteStore
+from citylab.stores.reading import downsample
+from dashboard.deps import StoreDep, ViewerDep
 from dashboard.models import Device, ERRORS, ReadingOut, Series, StatusChange
 from dashboard.series import bucket
 
@@ -16,14 +17,33 @@ router = APIRouter(prefix="/api/devices", tags=["devices"], responses=ERRORS)
 
 MAX_LIMIT = 100_000
 MAX_SERIES_READINGS = 200_000
+# Longer chart ranges are averaged by the store (aggregate) instead of sent whole.
+LONG_RANGE_SECONDS = 3 * 3600
+
+
+def _reading_store(request: Request) -> ReadingStore:
+    # The store charts read from: InfluxDB under `citylab up --store influx://...`, else the SQLite one.
+    return request.app.state.readings
+
+
+ReadingsDep = Annotated[ReadingStore, Depends(_reading_store)]
+
+
+class StoredReading(ReadingOut):
+    """A reading as any store keeps it: InfluxDB keeps no arrival time, so ``received`` may be null."""
+
+    received: float | None = None  # type: ignore[assignment]
 
 Time = Annotated[float | None, Query(allow_inf_nan=False, description="Unix seconds")]
 
 
 @router.get("", response_model=list[Device])
-def list_devices(store: StoreDep, site: str | None = None) -> list[dict[str, Any]]:
-    """Every device seen, grouped by site, with its latest value per quantity and its status."""
-    return store.devices(site or None)
+def list_devices(store: StoreDep, viewer: ViewerDep, site: str | None = None) -> list[dict[str, Any]]:
+    """Every device seen, grouped by site, with its latest value per quantity and its status
+    (a trainee's: their own site's and the shared city's)."""
+    sites = viewer.readable_sites()
+    found = store.devices(site or None)
+    return found if sites is None else [d for d in found if d["site"] in sites]
 
 
 @router.get("/{site}/{device}", response_model=Device)
@@ -32,9 +52,10 @@ def get_device(store: StoreDep, site: str, device: str) -> dict[str, Any]:
     return _find(store, site, device)
 
 
-@router.get("/{site}/{device}/readings", response_model=list[ReadingOut])
+@router.get("/{site}/{device}/readings", response_model=list[StoredReading])
 def get_readings(
     store: StoreDep,
+    readings: ReadingsDep,
     site: str,
     device: str,
     start: Time = None,
@@ -46,12 +67,13 @@ def get_readings(
     """A device's readings between ``start`` and ``end``, oldest first; the newest ``limit`` of them."""
     _check_range(start, end)
     _find(store, site, device)
-    return store.readings(site, device, start=start, end=end, name=name or None, channel=channel, limit=limit)
+    return readings.readings(site, device, start=start, end=end, name=name or None, channel=channel, limit=limit)
 
 
 @router.get("/{site}/{device}/series", response_model=Series)
 def get_series(
     store: StoreDep,
+    readings: ReadingsDep,
     site: str,
     device: str,
     name: str,
@@ -70,10 +92,13 @@ def get_series(
                                                     f"(it has: {known})")
     stop = end if end is not None else max(latest["time"], 0.0) or time.time()
     start = stop - seconds
-    rows = store.readings(site, device, start=start, end=stop, name=name, channel=channel,
-                          limit=MAX_SERIES_READINGS)
-    return {"name": name, "unit": latest["unit"], "start": start, "end": stop,
-            "points": bucket(rows, start, stop, points)}
+    if seconds > LONG_RANGE_SECONDS:
+        series = downsample(readings, site, device, name, start, stop, points, channel)
+    else:
+        rows = readings.readings(site, device, start=start, end=stop, name=name, channel=channel,
+                                 limit=MAX_SERIES_READINGS)
+        series = bucket(rows, start, stop, points)
+    return {"name": name, "unit": latest["unit"], "start": start, "end": stop, "points": series}
 
 
 @router.get("/{site}/{device}/statuses", response_model=list[StatusChange])

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, HTTPException
+from fastapi import APIRouter, HTTPException, Request
 
 from citylab import contract
 from citylab.errors import ContractError, LabError, UnknownLabError
 from dashboard import instructions
-from dashboard.deps import RunsDep
+from dashboard.deps import RunsDep, ViewerDep
 from dashboard.models import ERRORS, LabDetail, LabSummary, Problem, RunOut, RunRequest
 from dashboard.runs import MAX_SOLUTION_BYTES
 
@@ -54,12 +54,17 @@ def get_lab(lab_id: str) -> dict[str, Any]:
 
 
 @router.post("/{lab_id}/runs", response_model=RunOut, status_code=202,
-             responses={413: {"model": Problem, "description": "the program is larger than the limit"}})
-def start_run(lab_id: str, request: RunRequest, runs: RunsDep) -> dict[str, Any]:
-    """Grade a program (``source``) or the lab's reference solution (``reference: true``) as ``site``.
+             responses={413: {"model": Problem, "description": "the program is larger than the limit"},
+                        429: {"model": Problem, "description": "too many gradings: wait (Retry-After)"}})
+def start_run(lab_id: str, request: RunRequest, runs: RunsDep, viewer: ViewerDep, http: Request) -> dict[str, Any]:
+    """Grade a program (``source``) or the lab's reference solution (``reference: true``) as ``site``
+    (a trainee: their own site only; a few gradings a minute).
 
     Returns at once with the run's id; follow it with GET /api/runs/{id}.
     """
+    if not viewer.owns(request.site):
+        raise HTTPException(status_code=403, detail=f"not allowed: site {request.site!r} is not yours; "
+                                                    f"grade as your own site, {viewer.site!r}")
     lab = _lab(lab_id)
     try:
         contract.Topic(request.site, lab.device, "status")
@@ -84,5 +89,15 @@ def start_run(lab_id: str, request: RunRequest, runs: RunsDep) -> dict[str, Any]
         if not lab.solution.is_file():
             raise HTTPException(status_code=404, detail=f"lab {lab.id} has no reference solution")
         name = "reference solution"
-    run = runs.start(lab.id, request.site, source, name, None if source is not None else lab.solution)
+    auth = http.app.state.auth
+    if auth is not None:
+        key = f"runs:{viewer.username}"
+        wait = auth.runs_per_user.retry_after(key)
+        if wait:
+            raise HTTPException(status_code=429, headers={"Retry-After": str(wait)},
+                                detail=f"you started {auth.runs_per_user.limit} gradings in the last "
+                                       f"{auth.runs_per_user.seconds:g} s: wait {wait} s and try again")
+        auth.runs_per_user.hit(key)
+    run = runs.start(lab.id, request.site, source, name, None if source is not None else lab.solution,
+                     by=viewer.who)
     return run.to_dict()

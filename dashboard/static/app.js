@@ -11,6 +11,8 @@ import { labsPage, labPage } from "./js/pages/labs.js";
 import { gradebookPage, gradePage } from "./js/pages/gradebook.js";
 import { deadPage } from "./js/pages/dead.js";
 import { apiPage } from "./js/pages/api.js";
+import { accountsPage } from "./js/pages/accounts.js";
+import { session, loadSession, isClassroom } from "./js/session.js";
 
 const ROUTES = [
   [/^#?\/?(?:city)?$/, cityPage, "city"],
@@ -21,6 +23,7 @@ const ROUTES = [
   [/^#\/gradebook\/(\d+)$/, gradePage, "gradebook"],
   [/^#\/dead-letters$/, deadPage, "deadLetters"],
   [/^#\/api$/, apiPage, "api"],
+  [/^#\/accounts$/, accountsPage, "accounts"],
 ];
 
 const main = document.getElementById("main");
@@ -92,8 +95,23 @@ window.citylab = { live };
 // The skip link focuses the content without touching the hash, which holds the route.
 document.querySelector(".skip").addEventListener("click", (event) => { event.preventDefault(); main.focus(); });
 
+// Classroom mode: who is logged in, a way out, and the accounts page for instructors.
+function showUser() {
+  if (!isClassroom()) return;
+  const name = session.name || session.username;
+  document.getElementById("user-name").textContent = session.role === "instructor"
+    ? STRINGS.signedInInstructor.replace("{name}", name)
+    : STRINGS.signedInAs.replace("{name}", name).replace("{site}", session.site);
+  document.getElementById("logout-csrf").value = session.csrf;
+  document.getElementById("user").hidden = false;
+  document.querySelector('[data-nav="accounts"]').hidden = session.role !== "instructor";
+}
+
 translateStatic();
 setConnection("connecting");
-window.addEventListener("hashchange", route);
-live.start();
-route();
+loadSession().catch(() => {}).then(() => {  // a 401 has already sent the page to the login
+  showUser();
+  window.addEventListener("hashchange", route);
+  live.start();
+  route();
+});

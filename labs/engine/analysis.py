@@ -17,6 +17,17 @@ the program's working directory, runs the program there (the bounds of
 ``CITYLAB_OUTPUT``, and reads the JSON answer back. The checks get an
 ``AnalysisRun`` as their ``run`` fixture: the answer, the truth, the rows.
 The truth never leaves the grader's process.
+
+A lab that stores its data in a database says so in its manifest, ``needs =
+["influxdb"]``: the grader gives the program a fresh, empty InfluxDB 1.x
+database (``CITYLAB_INFLUX_URL``, ``CITYLAB_INFLUX_DB``, and
+``CITYLAB_INFLUX_USER`` / ``CITYLAB_INFLUX_PASSWORD`` when the server wants
+them) and the checks read it back with ``run.influx.query("SELECT ...")``.
+The database lives on the server given as ``influx`` (``citylab grade
+--influx URL`` or ``$CITYLAB_INFLUX_URL``: a database and a user of the
+grading's own, dropped afterwards), or else on Debian's ``influxd`` started
+by the grader on a free port in the grading's folder and stopped after the
+checks (``citylab.stores.influx_server``).
 """
 
 from __future__ import annotations
@@ -25,15 +36,17 @@ import csv
 import hashlib
 import importlib.util
 import json
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import numpy as np
 
-from citylab.errors import LabError
+from citylab.errors import LabError, StoreError
+from citylab.stores.influx_server import InfluxServer, ScratchDatabase, find_influxd, scratch_database
 from labs.catalogue import Lab
-from labs.engine.result import SolutionInfo
+from labs.engine.result import CheckResult, SolutionInfo, explain_failures
 from labs.engine.runner import SolutionProcess, analysis_env
 
 # An answer is a few hundred kilobytes; a program writing gigabytes into its
@@ -102,6 +115,7 @@ class AnalysisRun:
     answer: Any  # the parsed JSON, or None when there is none
     problem: str  # why there is no usable answer; "" when there is one
     window_s: float
+    influx: ScratchDatabase | None = None  # the program's database, for labs that need InfluxDB
 
     def require_answer(self) -> dict[str, Any]:
         """The answer object; fails the check with the reason when there is none."""
@@ -146,8 +160,8 @@ def _read_answer(path: Path, info: SolutionInfo, window: float) -> tuple[Any, st
     return answer, ""
 
 
-def run_analysis(lab: Lab, site: str, solution: Path, workdir: Path,
-                 progress: Callable[[str], None]) -> tuple[AnalysisRun, str]:
+def run_analysis(lab: Lab, site: str, solution: Path, workdir: Path, progress: Callable[[str], None],
+                 influx: ScratchDatabase | None = None) -> tuple[AnalysisRun, str]:
     """Make the site's dataset, run ``solution`` on it and read its answer: (run, note for failed checks)."""
     dataset = make_dataset(lab, site)
     sandbox = workdir / "solution"
@@ -158,7 +172,12 @@ def run_analysis(lab: Lab, site: str, solution: Path, workdir: Path,
     window = lab.window_seconds
     progress(f"running {solution.name} on a dataset of {len(dataset.rows)} rows for site '{site}' "
              f"(at most {window:.0f} s)...")
-    process = SolutionProcess(solution, analysis_env(site, input_path, output_path, sandbox), sandbox)
+    env = analysis_env(site, input_path, output_path, sandbox)
+    if influx is not None:
+        env |= {"CITYLAB_INFLUX_URL": influx.url, "CITYLAB_INFLUX_DB": influx.database}
+        if influx.user:
+            env |= {"CITYLAB_INFLUX_USER": influx.user, "CITYLAB_INFLUX_PASSWORD": influx.password}
+    process = SolutionProcess(solution, env, sandbox)
     try:
         process.start()
         process.wait(window)
@@ -168,5 +187,47 @@ def run_analysis(lab: Lab, site: str, solution: Path, workdir: Path,
         process.kill()
     info = process.info()
     answer, problem = _read_answer(output_path, info, window)
-    run = AnalysisRun(lab.id, site, lab.device, info, dataset.rows, dataset.truth, answer, problem, window)
+    run = AnalysisRun(lab.id, site, lab.device, info, dataset.rows, dataset.truth, answer, problem, window, influx)
     return run, _note(info, window)
+
+
+@contextmanager
+def _influx(lab: Lab, url: str | None, workdir: Path, progress: Callable[[str], None],
+            ) -> Iterator[ScratchDatabase | None]:
+    """The grading's own InfluxDB database when the lab needs one: on ``url``, or on an influxd of ours."""
+    if "influxdb" not in lab.needs:
+        yield None
+        return
+    server: InfluxServer | None = None
+    try:
+        if not url:
+            binary = find_influxd()
+            if binary is None:
+                raise LabError(f"lab {lab.number} needs InfluxDB 1.x: install it (sudo apt install influxdb) "
+                               f"or give --influx http://host:8086")
+            server = InfluxServer(workdir / "influxdb", binary=binary).start()
+            url = server.url
+            progress(f"started InfluxDB on {url}")
+        with scratch_database(url, prefix=f"grade_{lab.number}") as database:
+            progress(f"the program's database: {database.database} on {database.url}")
+            yield database
+    except StoreError as exc:
+        raise LabError(f"lab {lab.number} needs InfluxDB 1.x: {exc}") from exc
+    finally:
+        if server is not None:
+            server.stop()
+
+
+def grade_analysis(lab: Lab, site: str, solution: Path, workdir: Path, progress: Callable[[str], None],
+                   on_check: Callable[[CheckResult], None] | None = None, influx: str | None = None,
+                   ) -> tuple[list[CheckResult], SolutionInfo]:
+    """Run an analysis program (with its database, if the lab needs one) and evaluate the lab's checks."""
+    from labs.engine.plugin import evaluate  # here: plugin imports this module
+
+    with _influx(lab, influx, workdir, progress) as database:
+        run, note = run_analysis(lab, site, solution, workdir, progress, database)
+        progress(f"checking {lab.id}...")
+        explain = explain_failures(note)
+        # Inside the with: the checks read the database back before it is dropped.
+        checks = [explain(c) for c in evaluate(lab, run, workdir, on_check and (lambda c: on_check(explain(c))))]
+    return checks, run.solution

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import tempfile
 import time
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable
@@ -13,24 +16,43 @@ from citylab.broker import EmbeddedBroker, free_port
 from citylab.errors import ContractError, LabError
 from citylab.mqtt import BrokerAddress
 from labs.catalogue import Lab, get_lab
-from labs.engine.analysis import run_analysis
-from labs.engine.observe import observe
-from labs.engine.plugin import evaluate
-from labs.engine.result import CheckResult, GradeResult, SolutionInfo, explain_failures
+from labs.engine.analysis import grade_analysis
+from labs.engine.observe import observe, recorder_qos as _qos
+from labs.engine.plugin import check_run
+from labs.engine.result import CheckResult, GradeResult, SolutionInfo
 
 
 def _quiet(line: str) -> None:
     pass
 
 
+@dataclass(frozen=True)
+class KitOptions:
+    """How to grade on a trainee's kit (``target="kit"``).
+
+    ``port``: a serial lab's kit port (the grader runs the bridge on it);
+    ``prompt``: called with "power-on" and "power-off" when a device lab asks
+    the person at the kit to act (labs/engine/kit.py); the waits bound them.
+    """
+
+    port: str | None = None
+    prompt: Callable[[str], None] | None = None
+    start_wait_s: float = 60.0
+    will_wait_s: float = 60.0
+
+
 def grade(
     lab_id: str,
     site: str,
-    solution: Path | str,
+    solution: Path | str | None,
     broker: BrokerAddress | None = None,
     target: str = "sim",
     progress: Callable[[str], None] | None = None,
     on_check: Callable[[CheckResult], None] | None = None,
+    influx: str | None = None,
+    kit: KitOptions | None = None,
+    foreign: bool | None = None,
+    recorder_qos: int | None = None,
 ) -> GradeResult:
     """Grade ``solution`` for lab ``lab_id`` as site ``site``; never hangs, whatever the solution does.
 
@@ -39,6 +61,18 @@ def grade(
     with a sentence when the grading cannot happen; a solution that crashes
     or never connects is graded, not an error. ``progress`` gets a line per
     stage; ``on_check`` gets each check's result as soon as it is known.
+    ``influx`` is the InfluxDB 1.x URL for labs that need one (else the
+    grader starts its own influxd).
+
+    ``target="kit"``: a device lab watches the trainee's kit on ``broker``
+    (required: the broker the kit is provisioned for) and runs no program
+    (``solution`` may be None, or the file flashed, for the record); a serial
+    lab runs the bridge on the kit's port, ``kit.port``. ``foreign``: report
+    messages the program publishes under other sites; by default only when
+    the grader owns the broker, where it knows every other publisher.
+    ``recorder_qos``: the QoS the grader's recorder subscribes with on a given
+    broker (default 1; a cohort's own embedded broker on localhost passes 0,
+    since amqtt delivers QoS 1 one PUBACK at a time).
     """
     say = progress or _quiet
     lab = get_lab(lab_id)
@@ -46,37 +80,60 @@ def grade(
         contract.Topic(site, lab.device, "status")
     except ContractError as exc:
         raise LabError(f"cannot grade for this site: {exc.reason}") from exc
-    path = Path(solution)
-    if not path.is_file():
-        raise LabError(f"the solution file {str(path)!r} does not exist: give the path to your Python file, "
-                       f"like --solution my_device.py")
     if target not in lab.targets:
         raise LabError(f"lab {lab.id} runs on {' or '.join(lab.targets)}, not on {target!r}")
-    if target != "sim":
-        # On a kit the device code runs on the kit, and cutting its power is
-        # the trainee's part: not built in this first version of the grader.
-        raise LabError(f"grading on a {target} is not available yet: use --target sim")
+    on_kit = target == "kit"
+    kit = kit or KitOptions()
+    if on_kit and lab.kind not in ("device", "serial"):
+        raise LabError(f"lab {lab.id} is a {lab.kind} lab: it cannot be graded on a kit")
+    if on_kit and lab.kind == "device" and broker is None:
+        raise LabError("grading on a kit needs --broker: the broker your kit is provisioned for, "
+                       "like --broker mqtt://192.168.1.10:1883")
+    if on_kit and lab.kind == "serial" and not kit.port:
+        raise LabError("grading a serial lab on a kit needs --port: your kit's serial port, like --port /dev/ttyUSB0")
+    path = Path(solution) if solution is not None else None
+    if path is None and not (on_kit and lab.kind == "device"):
+        raise LabError("give the Python file to grade, like --solution my_device.py")
+    if path is not None and not path.is_file():
+        raise LabError(f"the solution file {str(path)!r} does not exist: give the path to your Python file, "
+                       f"like --solution my_device.py")
+    # The hash of the file as it was when the grading began: the gradebook's "which code".
+    sha256 = hashlib.sha256(path.read_bytes()).hexdigest() if path is not None else ""
 
     started = datetime.now(timezone.utc)
     clock = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="citylab-grade-") as tmp:
         workdir = Path(tmp)
-        if lab.kind == "analysis":
-            # No broker: the program reads a dataset and writes an answer.
-            analysis, note = run_analysis(lab, site, path, workdir, say)
+        if on_kit and lab.kind == "device":
+            from labs.engine.kit import observe_kit
+
+            assert broker is not None
+            run = observe_kit(lab, site, broker, workdir, say, kit.prompt, kit.start_wait_s, kit.will_wait_s, path)
             say(f"checking {lab.id}...")
-            explain = explain_failures(note)
-            checks = [explain(c) for c in evaluate(
-                lab, analysis, workdir, on_check and (lambda check: on_check(explain(check))))]
-            solution_info = analysis.solution
+            try:
+                checks = check_run(lab, run, workdir, on_check)
+            finally:
+                run.store.close()
+            solution_info = run.solution
+        elif lab.kind == "analysis":
+            # No broker: the program reads a dataset and writes an answer (and may use InfluxDB).
+            assert path is not None
+            checks, solution_info = grade_analysis(lab, site, path, workdir, say, on_check, influx)
         elif lab.kind == "sim":
             from labs.engine.sim_lab import grade_sim  # here: the simulator loads only for sim labs
-            checks, solution_info = grade_sim(lab, site, path, broker, workdir, say, on_check)
+            assert path is not None
+            checks, solution_info = grade_sim(lab, site, path, broker, workdir, say, on_check, foreign,
+                                              recorder_qos)
         elif lab.kind == "serial":
             from labs.engine.serial_lab import grade_serial
-            checks, solution_info = grade_serial(lab, site, path, broker, workdir, say, on_check)
+            assert path is not None
+            checks, solution_info = grade_serial(lab, site, path, broker, workdir, say, on_check, foreign,
+                                                 kit.port if on_kit else None, recorder_qos)
         else:
-            checks, solution_info = _device(lab, site, path, broker, workdir, say, on_check)
+            assert path is not None
+            checks, solution_info = _device(lab, site, path, broker, workdir, say, on_check, foreign, recorder_qos)
+    if sha256:
+        solution_info = dataclasses.replace(solution_info, sha256=sha256)
 
     return GradeResult(
         lab_id=lab.id, site=site, target=target,
@@ -88,6 +145,7 @@ def grade(
 
 def _device(lab: Lab, site: str, path: Path, broker: BrokerAddress | None, workdir: Path,
             say: Callable[[str], None], on_check: Callable[[CheckResult], None] | None,
+            foreign: bool | None = None, recorder_qos: int | None = None,
             ) -> tuple[list[CheckResult], SolutionInfo]:
     """A device lab: a broker (ours if none is given), the observed window, the checks."""
     own: EmbeddedBroker | None = None
@@ -98,15 +156,15 @@ def _device(lab: Lab, site: str, path: Path, broker: BrokerAddress | None, workd
             say(f"started an embedded MQTT broker on {broker.url}")
         # amqtt waits for each PUBACK in turn under QoS 1; on our own
         # embedded broker, on localhost, QoS 0 loses nothing.
-        run = observe(lab, site, path, broker, workdir, recorder_qos=0 if own else 1, progress=say)
+        run = observe(lab, site, path, broker, workdir, recorder_qos=_qos(own, recorder_qos), progress=say,
+                      foreign=own is not None if foreign is None else foreign)
         say(f"checking {lab.id}...")
-        explain = explain_failures(run.solution.note())
         try:
-            checks = [explain(c) for c in evaluate(
-                lab, run, workdir, on_check and (lambda check: on_check(explain(check))))]
+            checks = check_run(lab, run, workdir, on_check)
         finally:
             run.store.close()
     finally:
         if own is not None:
             own.stop()
     return checks, run.solution
+

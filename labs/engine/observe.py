@@ -16,6 +16,8 @@ The sequence, for one site and one device:
 
 from __future__ import annotations
 
+import dataclasses
+import os
 import threading
 import time
 from pathlib import Path
@@ -28,6 +30,7 @@ from citylab.errors import BrokerError
 from citylab.recorder import Recorder
 from citylab.stores import SQLiteStore
 from labs.catalogue import Lab
+from labs.engine.guard import start_guard
 from labs.engine.recording import Run
 from labs.engine.runner import SolutionProcess, solution_env
 
@@ -93,8 +96,12 @@ def observe(
     workdir: Path,
     recorder_qos: int,
     progress: Callable[[str], None],
+    foreign: bool = False,
 ) -> Run:
-    """Run ``solution`` for the lab's window while recording the site; return the Run."""
+    """Run ``solution`` for the lab's window while recording the site; return the Run.
+
+    ``foreign``: also watch every other site (only where the grader knows every publisher).
+    """
     device = lab.device
     site_filter = contract.subscription(site)
     clear_retained(broker, [contract.topic(site, device, "status"), contract.topic(site, device, "state")])
@@ -104,6 +111,7 @@ def observe(
     sandbox.mkdir()
     process = SolutionProcess(solution, solution_env(broker.url, site, device, sandbox), sandbox)
     window = lab.window_seconds
+    guard = start_guard(broker, site, window, process.kill, foreign=foreign)
     try:
         progress(f"running {solution.name} for {window:.0f} s as device '{device}' of site '{site}' "
                  f"on {broker.url}...")
@@ -124,9 +132,65 @@ def observe(
         retained_end = retained_snapshot(broker, site_filter)
     finally:
         process.kill()
+        guard.stop()
         recorder.stop()
     return Run(
-        lab_id=lab.id, site=site, device=device, store=store, solution=info,
+        lab_id=lab.id, site=site, device=device, store=store,
+        solution=dataclasses.replace(info, remarks=guard.remarks()),
         started=started, ended=ended, window_s=window,
-        retained_mid=retained_mid, retained_end=retained_end,
+        retained_mid=retained_mid, retained_end=retained_end, findings=tuple(guard.findings()),
     )
+
+
+def recorder_qos(own: object | None, given: int | None) -> int:
+    """The recorder's QoS: 0 on the grader's own embedded broker ``own`` (amqtt under QoS 1 waits for
+    each PUBACK in turn; on localhost QoS 0 loses nothing), else ``given`` or 1."""
+    if own is not None:
+        return 0
+    return 1 if given is None else given
+
+
+def _socket_inodes(pid: int) -> set[str]:
+    inodes = set()
+    try:
+        names = os.listdir(f"/proc/{pid}/fd")
+    except OSError:
+        return inodes
+    for name in names:
+        try:
+            target = os.readlink(f"/proc/{pid}/fd/{name}")
+        except OSError:
+            continue
+        if target.startswith("socket:["):
+            inodes.add(target[8:-1])
+    return inodes
+
+
+def connected_to(pid: int, port: int) -> bool:
+    """True if process ``pid`` holds an established TCP connection to ``port`` (Linux /proc)."""
+    inodes = _socket_inodes(pid)
+    if not inodes:
+        return False
+    for table in (f"/proc/{pid}/net/tcp", f"/proc/{pid}/net/tcp6"):
+        try:
+            with open(table) as rows:
+                next(rows)
+                for row in rows:
+                    fields = row.split()
+                    # remote address "0100007F:075B", state "01" is ESTABLISHED, inode in column 9
+                    if fields[3] == "01" and int(fields[2].rsplit(":", 1)[1], 16) == port and fields[9] in inodes:
+                        return True
+        except (OSError, ValueError, IndexError, StopIteration):
+            continue
+    return False
+
+
+def wait_for_connection(process: SolutionProcess, port: int, deadline: float, poll: float = 0.05) -> bool:
+    """Wait until the program is connected to the broker on ``port``, or it ended, or ``deadline``
+    (Unix time); True if it connected. Elsewhere than Linux, simply wait until the deadline."""
+    while time.time() < deadline and process.running:
+        pid = process.pid  # asked each time: under a sandbox the program's own process comes a little later
+        if pid is not None and connected_to(pid, port):
+            return True
+        time.sleep(poll)
+    return False

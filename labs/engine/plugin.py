@@ -35,7 +35,7 @@ from citylab.errors import LabError
 from labs.catalogue import Lab
 from labs.engine.analysis import AnalysisRun
 from labs.engine.recording import Run
-from labs.engine.result import CheckResult
+from labs.engine.result import CheckResult, explain_failures
 
 # pytest.main mutates process-wide state (sys.modules, sys.path, the plugin
 # manager's hooks), so two gradings may record at the same time but evaluate
@@ -178,3 +178,16 @@ def evaluate(lab: Lab, run: Run | AnalysisRun, workdir: Path,
         raise LabError(f"the checks of lab {lab.id} could not run ({lab.checks}): pytest exit code {int(code)}")
     results = [_check_result(outcome) for outcome in collector.outcomes.values()]
     return results
+
+
+def check_run(lab: Lab, run: Run, workdir: Path,
+              on_check: Callable[[CheckResult], None] | None = None) -> list[CheckResult]:
+    """The lab's checks on a recorded run, each failure explained by the program's fate, then the
+    grader's own 0-point findings (a flood, another site's topics)."""
+    explain = explain_failures(run.solution.note())
+    checks = [explain(c) for c in evaluate(lab, run, workdir, on_check and (lambda check: on_check(explain(check))))]
+    for finding in run.findings:
+        if on_check is not None:
+            on_check(finding)
+        checks.append(finding)
+    return checks

@@ -16,7 +16,7 @@ from typing import Any
 
 from citylab import contract
 from citylab.stores import SQLiteStore
-from labs.engine.result import SolutionInfo
+from labs.engine.result import CheckResult, SolutionInfo
 
 # Enough for any lab window: a check must see every row, not the newest 100.
 _ALL = 1_000_000
@@ -87,6 +87,8 @@ class Run:
     # topic -> payload of retained messages a fresh subscriber received
     retained_mid: dict[str, str] = field(default_factory=dict)  # half-way through the window
     retained_end: dict[str, str] = field(default_factory=dict)  # after the kill and the grace
+    # The grader's own 0-point findings (labs/engine/guard.py): a flood, another site's topics.
+    findings: tuple[CheckResult, ...] = ()
 
     @property
     def ran_s(self) -> float:

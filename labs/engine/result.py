@@ -34,6 +34,13 @@ class SolutionInfo:
     ended_early: bool  # it stopped by itself before the end of the window
     stderr_tail: tuple[str, ...] = ()
     stdout_tail: tuple[str, ...] = ()
+    sha256: str = ""  # of the submitted file as graded ("" for a kit, whose code runs on the kit)
+    # What the grader itself saw and did ("stopped after 5,000 messages in 0.8 s"), added to failed checks.
+    remarks: tuple[str, ...] = ()
+    # The sandbox's bound the program ran into, in words ("it started more than 64 processes at once;
+    # the grader stopped it"): labs/engine/runner.py. "" when it kept within every bound.
+    bound: str = ""
+    isolation: str = ""  # how it was fenced in: "bwrap", "uid" or "rlimits" (runner.py)
 
     @property
     def crashed(self) -> bool:
@@ -42,20 +49,26 @@ class SolutionInfo:
     @property
     def error_line(self) -> str:
         """The line a person reads first: a traceback's last line, like "NameError: ...". """
+        killed = self.returncode is not None and self.returncode < 0
+        if self.bound and killed:  # stopped at a bound: the cause, not what it caused ("BlockingIOError")
+            return self.bound
         for line in reversed(self.stderr_tail):
             if line.strip() and not line.startswith((" ", "\t")):
                 return line.strip()
-        return ""
+        return self.bound
 
     def note(self) -> str:
-        """A sentence about an early stop, added to the feedback of failed checks; "" if none."""
-        if not self.ended_early:
-            return ""
-        if self.crashed:
+        """A sentence about an early stop (and the grader's remarks), added to the feedback of failed checks."""
+        parts = list(self.remarks)
+        if self.ended_early and self.crashed:
             what = f": {self.error_line}" if self.error_line else f" with exit code {self.returncode}"
-            return f"your program crashed after {self.ran_s:.1f} s{what}"
-        return (f"your program ended by itself after {self.ran_s:.1f} s; a device keeps running "
-                f"until it is switched off (loop forever)")
+            if self.bound and self.bound != self.error_line:
+                what += f" ({self.bound})"  # "MemoryError (it ran out of its 512 MB of memory)"
+            parts.append(f"your program crashed after {self.ran_s:.1f} s{what}")
+        elif self.ended_early:
+            parts.append(f"your program ended by itself after {self.ran_s:.1f} s; a device keeps running "
+                         f"until it is switched off (loop forever)")
+        return "; ".join(parts)
 
 
 @dataclass(frozen=True)
@@ -86,7 +99,8 @@ class GradeResult:
 
     @property
     def passed(self) -> bool:
-        return self.score == self.max_score
+        # The grader's own 0-point checks (a flood, another site's topics) count too.
+        return self.score == self.max_score and all(c.passed for c in self.checks)
 
     # --- dict / JSON --------------------------------------------------------
 
@@ -100,7 +114,8 @@ class GradeResult:
     def from_dict(cls, data: dict[str, Any]) -> "GradeResult":
         sol = dict(data["solution"])
         solution = SolutionInfo(**{**sol, "stderr_tail": tuple(sol.get("stderr_tail", ())),
-                                   "stdout_tail": tuple(sol.get("stdout_tail", ()))})
+                                   "stdout_tail": tuple(sol.get("stdout_tail", ())),
+                                   "remarks": tuple(sol.get("remarks", ()))})
         return cls(
             lab_id=data["lab_id"], site=data["site"], target=data["target"],
             score=data["score"], max_score=data["max_score"],

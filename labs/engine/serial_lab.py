@@ -12,10 +12,22 @@ gradings of one submission agree and two trainees see different numbers.
 What the grader sent (every valid pack, with a unique temperature to know
 it again, and every noise burst) goes into a ``SerialRun`` beside the
 recording, so the checks compare what arrived with what was sent.
+
+With a kit (``--target kit --port /dev/ttyUSB0``) the packs are the kit's
+own: the grader opens the trainee's serial port, reads the kit's telemetry
+lines and forwards them to the pty the bridge opens, with the same seeded
+noise and split packs in between (``_Tap``). So every check keeps its
+evidence and its points: the grader still knows each pack sent and each
+burst of noise. Packs whose temperature repeats one already forwarded are
+not forwarded (the checks know a pack by its temperature); the kit's log and
+state lines are not forwarded either (the grader's noise stands for them).
+The window ends when the script has been played, whatever the kit's pace.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import os
 import random
 import threading
@@ -26,15 +38,17 @@ from typing import Callable
 
 from citylab import contract
 from citylab.broker import EmbeddedBroker, free_port
+from citylab.errors import LabError
 from citylab.mqtt import BrokerAddress
 from citylab.recorder import Recorder
 from citylab.stores import SQLiteStore
 from firmware_bridge.emulator import PtyLine
 from labs.catalogue import Lab
-from labs.engine.observe import clear_retained
-from labs.engine.plugin import evaluate
+from labs.engine.guard import start_guard
+from labs.engine.observe import clear_retained, recorder_qos as _qos
+from labs.engine.plugin import check_run
 from labs.engine.recording import Run
-from labs.engine.result import CheckResult, SolutionInfo, explain_failures
+from labs.engine.result import CheckResult, SolutionInfo
 from labs.engine.runner import SolutionProcess, solution_env
 
 # Time between two writes on the line: fast enough to fit the script in a
@@ -51,6 +65,10 @@ OPEN_WAIT_S = 6.0
 # After the program has opened the port, time to finish its own start-up
 # (connecting to the broker) before the first pack.
 OPEN_GRACE_S = 0.5
+# A kit: how long the grader waits for its next distinct pack before it gives up,
+# and the longest a kit grading may take (a kit sending every 2 s takes about 35 s).
+KIT_PACK_WAIT_S = 15.0
+KIT_WINDOW_MAX_S = 240.0
 
 
 @dataclass(frozen=True)
@@ -123,7 +141,7 @@ class _Kit:
         self._thread.start()
         return self
 
-    def _pack(self, number: int) -> tuple[str, float]:
+    def _pack(self, number: int) -> tuple[str, float] | None:
         # Temperatures 0.25 apart plus less than 0.2 of noise: each pack's
         # temperature is unique, so it names the pack when it comes back.
         temperature = round(15.0 + 0.25 * number + self._rng.uniform(0.0, 0.2), 2)
@@ -140,7 +158,10 @@ class _Kit:
                 if self.stop.is_set():
                     return
                 if kind == "pack":
-                    line, temperature = self._pack(number)
+                    got = self._pack(number)
+                    if got is None:  # a kit that fell silent
+                        return
+                    line, temperature = got
                     number += 1
                     data = line.encode() + b"\n"
                     self.sent.append(SentPack(line, time.time(), temperature, bool(arg)))
@@ -167,6 +188,75 @@ class _Kit:
         self._thread.join(5.0)
 
 
+class _Tap(_Kit):
+    """The trainee's own kit, read on its serial port: its packs, forwarded with the grader's noise."""
+
+    def __init__(self, lab: Lab, site: str, line: PtyLine, port: str) -> None:
+        super().__init__(lab, site, line)
+        import serial  # here: only a kit grading opens a real port
+
+        try:
+            self.port = serial.Serial(port, 115200, timeout=0.2)
+        except (serial.SerialException, OSError, ValueError) as exc:
+            raise LabError(f"cannot open your kit's serial port {port!r} ({exc}): plug the kit in and give "
+                           f"its port, like --port /dev/ttyUSB0 ('citylab kit emulate' prints a virtual one)") from exc
+        self.port_path = port
+        self._buffer = b""
+        self._seen: set[float] = set()
+        self.repeated = 0  # kit packs not forwarded: their temperature was seen already
+        self.problem = ""  # a reason to stop the grading: the kit is provisioned for another site, say
+        self.silent = False
+
+    def _line(self) -> bytes | None:
+        while b"\n" not in self._buffer:
+            chunk = self.port.read(self.port.in_waiting or 1)
+            if not chunk:
+                return None
+            self._buffer = (self._buffer + chunk)[-65536:]
+        line, self._buffer = self._buffer.split(b"\n", 1)
+        return line
+
+    def _pack(self, number: int) -> tuple[str, float] | None:
+        if number == 0:
+            self.port.reset_input_buffer()  # what the kit sent before the grading is not part of it
+            self._buffer = b""
+        base = f"urn:citylab:{self.site}:{self.lab.device}:"
+        deadline = time.monotonic() + KIT_PACK_WAIT_S
+        while not self.stop.is_set() and time.monotonic() < deadline:
+            raw = self._line()
+            if raw is None:
+                continue
+            try:
+                data = json.loads(raw.decode("utf-8"))
+            except ValueError:
+                continue  # the kit's own log and state lines
+            if not isinstance(data, list) or not data or not isinstance(data[0], dict):
+                continue
+            name = data[0].get("bn")
+            if name != base:
+                self.problem = (f"your kit's packs are named {name!r}, but this grading is for site "
+                                f"'{self.site}', device '{self.lab.device}' ({base!r}): provision the kit with "
+                                f"citylab kit provision --site {self.site} --device {self.lab.device}")
+                return None
+            temperature = next((r.get("v") for r in data if isinstance(r, dict) and r.get("n") == "temperature"),
+                               None)
+            if not isinstance(temperature, (int, float)):
+                self.problem = "your kit's packs carry no temperature record: this lab needs the env kit"
+                return None
+            temperature = round(float(temperature), 2)
+            if temperature in self._seen:
+                self.repeated += 1
+                continue
+            self._seen.add(temperature)
+            return raw.decode("utf-8").strip(), temperature
+        self.silent = not self.stop.is_set()
+        return None
+
+    def join(self) -> None:
+        super().join()
+        self.port.close()
+
+
 def _has_open(pid: int, path: str) -> bool:
     """True if process ``pid`` holds ``path`` open (Linux: /proc/PID/fd)."""
     folder = f"/proc/{pid}/fd"
@@ -184,36 +274,54 @@ def _has_open(pid: int, path: str) -> bool:
 
 
 def observe_serial(lab: Lab, site: str, solution: Path, broker: BrokerAddress, workdir: Path,
-                   recorder_qos: int, progress: Callable[[str], None]) -> SerialRun:
-    """Run ``solution`` against the kit's pty for the lab's window while recording the site."""
+                   recorder_qos: int, progress: Callable[[str], None], foreign: bool = False,
+                   port: str | None = None) -> SerialRun:
+    """Run ``solution`` against the kit's pty for the lab's window while recording the site.
+
+    ``port``: the trainee's kit's serial port; its packs replace the grader's (see ``_Tap``).
+    """
     device = lab.device
+    line = PtyLine()
+    try:
+        kit = (_Tap(lab, site, line, port) if port else _Kit(lab, site, line)).start()
+    except LabError:
+        line.close()
+        raise
     clear_retained(broker, [contract.topic(site, device, "status"), contract.topic(site, device, "state")])
     store = SQLiteStore(workdir / "run.sqlite")
     recorder = Recorder(broker, store, contract.subscription(site), qos=recorder_qos).start()
-    line = PtyLine()
-    kit = _Kit(lab, site, line).start()
     sandbox = workdir / "solution"
     sandbox.mkdir()
     env = solution_env(broker.url, site, device, sandbox)
     env["CITYLAB_SERIAL"] = line.path
     process = SolutionProcess(solution, env, sandbox)
-    window = lab.window_seconds
+    window = lab.window_seconds if port is None else KIT_WINDOW_MAX_S
     opened = False
+    guard = start_guard(broker, site, window, process.kill, foreign=foreign)
     try:
-        progress(f"running {solution.name} for {window:.0f} s on the serial port {line.path} as device "
-                 f"'{device}' of site '{site}', publishing to {broker.url}...")
+        if port is None:
+            progress(f"running {solution.name} for {window:.0f} s on the serial port {line.path} as device "
+                     f"'{device}' of site '{site}', publishing to {broker.url}...")
+        else:
+            progress(f"running {solution.name} on {line.path}, fed by your kit on {port} with the grader's noise "
+                     f"added, as device '{device}' of site '{site}', publishing to {broker.url}; this takes 15 of "
+                     f"the kit's packs...")
         started = time.time()
         process.start()
-        pid = process._process.pid if process._process else -1  # the bootstrap execs: same pid
         while time.time() - started < OPEN_WAIT_S and process.running:
-            if _has_open(pid, line.path):
+            pid = process.pid  # asked each time: under a sandbox the program's own process comes a little later
+            if pid is not None and _has_open(pid, line.path):
                 opened = True
                 process.wait(OPEN_GRACE_S)
                 break
             time.sleep(0.05)
         kit.go.set()
-        # Wait for the end of the window, or for the program's own end.
-        process.wait(started + window - time.time())
+        # Wait for the end of the window (with a kit: the end of the script), or for the program's own end.
+        while process.running and time.time() < started + window:
+            if port is not None and kit.done.is_set():
+                process.wait(1.0)  # the last pack on its way through the bridge
+                break
+            process.wait(min(0.2, started + window - time.time()))
         ended = time.time()
         kit.join()
         process.kill()
@@ -225,18 +333,30 @@ def observe_serial(lab: Lab, site: str, solution: Path, broker: BrokerAddress, w
     finally:
         kit.join()
         process.kill()
+        guard.stop()
         recorder.stop()
         line.close()
+    remarks = guard.remarks()
+    if isinstance(kit, _Tap):
+        if kit.problem:
+            store.close()
+            raise LabError(kit.problem)
+        if kit.silent:
+            remarks += (f"your kit on {kit.port_path} stopped sending packs after {len(kit.sent)} of them: "
+                        f"is it still plugged in and running?",)
+        if kit.repeated:
+            progress(f"{kit.repeated} of the kit's packs repeated a temperature and were not forwarded")
     return SerialRun(
-        lab_id=lab.id, site=site, device=device, store=store, solution=info,
-        started=started, ended=ended, window_s=window,
-        sent=tuple(kit.sent), noise=tuple(kit.noise), port_opened=opened,
+        lab_id=lab.id, site=site, device=device, store=store, solution=dataclasses.replace(info, remarks=remarks),
+        started=started, ended=ended, window_s=ended - started if port else window,
+        sent=tuple(kit.sent), noise=tuple(kit.noise), port_opened=opened, findings=tuple(guard.findings()),
     )
 
 
 def grade_serial(lab: Lab, site: str, path: Path, broker: BrokerAddress | None, workdir: Path,
                  say: Callable[[str], None], on_check: Callable[[CheckResult], None] | None,
-                 ) -> tuple[list[CheckResult], SolutionInfo]:
+                 foreign: bool | None = None, port: str | None = None, recorder_qos: int | None = None,
+              ) -> tuple[list[CheckResult], SolutionInfo]:
     """A serial lab: a broker (ours if none is given), the kit on a pty, the window, the checks."""
 
     own: EmbeddedBroker | None = None
@@ -245,12 +365,11 @@ def grade_serial(lab: Lab, site: str, path: Path, broker: BrokerAddress | None, 
             own = EmbeddedBroker("127.0.0.1", free_port()).start()
             broker = own.address
             say(f"started an embedded MQTT broker on {broker.url}")
-        run = observe_serial(lab, site, path, broker, workdir, recorder_qos=0 if own else 1, progress=say)
+        run = observe_serial(lab, site, path, broker, workdir, recorder_qos=_qos(own, recorder_qos), progress=say,
+                             foreign=own is not None if foreign is None else foreign, port=port)
         say(f"checking {lab.id}...")
-        explain = explain_failures(run.solution.note())
         try:
-            checks = [explain(c) for c in evaluate(
-                lab, run, workdir, on_check and (lambda check: on_check(explain(check))))]
+            checks = check_run(lab, run, workdir, on_check)
         finally:
             run.store.close()
     finally:

@@ -14,7 +14,7 @@ from simulator.devices.air_quality import AirQuality
 from simulator.devices.base import ActuatorModel, Model, Param, Quantity, Row
 from simulator.devices.energy_meter import EnergyMeter
 from simulator.devices.noise import Noise
-from simulator.devices.parking import Parking
+from simulator.devices.parking import Parking, ParkingBay
 from simulator.devices.streetlight import Streetlight
 from simulator.devices.traffic import TrafficSignal
 from simulator.devices.waste_bin import WasteBin
@@ -22,8 +22,10 @@ from simulator.devices.weather import Weather
 
 # Read-only, so the registry cannot become hidden shared state between runs.
 DEVICE_TYPES: Mapping[str, type[Model]] = MappingProxyType(
-    {cls.kind: cls for cls in (Weather, AirQuality, Streetlight, Noise, TrafficSignal, Parking, WasteBin, EnergyMeter)}
+    {cls.kind: cls for cls in (Weather, AirQuality, Streetlight, Noise, TrafficSignal, Parking, WasteBin, EnergyMeter,
+                               ParkingBay)}
 )
 
 __all__ = ["ActuatorModel", "AirQuality", "DEVICE_TYPES", "EnergyMeter", "Model", "Noise", "Param", "Parking",
+           "ParkingBay",
            "Quantity", "Row", "Streetlight", "TrafficSignal", "WasteBin", "Weather"]

@@ -4,17 +4,22 @@ Each intersection has two approaches, main and side, under a fixed-time plan:
 a cycle of ``cycle`` seconds whose effective green (the cycle minus the lost
 time) is split ``split`` : ``1 - split`` between them. Vehicles arrive as a
 Poisson process (the rate follows the clock and the city's events unless
-``follows_clock`` is false) and join a queue that discharges at the
+``follows_clock`` is false; with ``events_on_side_only`` the events load the
+side approach alone, a side road that leads to a venue) and join a queue that discharges at the
 saturation flow while its light is green. The queue is advanced in steps of
 at most one second whatever the reading interval, with the green time of
 each step computed exactly, so the delay does not depend on the interval.
 
 Telemetry: ``vehicles`` (count that crossed the stop lines since the last
-reading), ``queue_main`` and ``queue_side`` (vehicles waiting, count). State
+reading), ``queue_main`` and ``queue_side`` (vehicles waiting, count),
+``vehicles_main`` and ``vehicles_side`` (the stop-line count of each
+approach; arrivals are these plus the queue's growth). State
 (retained): ``cycle`` (s) and ``split`` (/). Commands:
 ``{"set": {"cycle": 30..180, "split": 0.1..0.9}}``.
 Ground truth: the mean delay per vehicle (queue area over arrivals, Little's
-law), the mean queue and the arrivals, per approach.
+law), the mean queue and the arrivals, per approach; and ``plans``, every plan
+the signal ran, ``[unix time, cycle, split]`` from its start (the state
+topic cannot tell two plans set at one instant apart, this can).
 """
 
 from __future__ import annotations
@@ -49,11 +54,16 @@ class TrafficSignal(ActuatorModel):
         Param("split", 0.6, *SPLIT_RANGE, "main approach's share of the effective green"),
         Param("lost_time", 8.0, 0, 20, "lost time per cycle (amber, all-red, start-up), s"),
         Param("follows_clock", True, doc="arrivals follow rush hours and events; false = constant rates"),
+        Param("events_on_side_only", False,
+              doc="scenario events load the side approach alone (the road to a venue); the main keeps the clock's"),
     )
     QUANTITIES = (
         Quantity("vehicles", "count", 0, 100_000, 1),
         Quantity("queue_main", "count", 0, 10_000, 1),
         Quantity("queue_side", "count", 0, 10_000, 1),
+        # Last, so the packs of older readers start as they did.
+        Quantity("vehicles_main", "count", 0, 100_000, 1),
+        Quantity("vehicles_side", "count", 0, 100_000, 1),
     )
     STATE = (Quantity("cycle", "s", 30, 180, 0.1), Quantity("split", "/", 0, 1, 0.001))
 
@@ -66,30 +76,35 @@ class TrafficSignal(ActuatorModel):
         self.queue = np.zeros((self.n, 2))
         self.area = np.zeros((self.n, 2))        # vehicle-seconds spent queueing
         self.arrivals = np.zeros((self.n, 2))
-        self.departed = np.zeros(self.n)
-        self._reported = np.zeros(self.n)
+        self.departed = np.zeros((self.n, 2))
+        self._reported = np.zeros((self.n, 2))
         self._elapsed = 0.0
         self._started = False
+        self._plans: list[list[list[float]]] = [[] for _ in range(self.n)]
 
     def step(self, now: float, dt: float, rng: np.random.Generator, world: World) -> np.ndarray:
         p = self.p
         if not self._started:
             self.cycle_start[:] = now
             self._started = True
+            for i in range(self.n):
+                self._plans[i].append([now, float(p["cycle"][i]), float(p["split"][i])])
         if dt > 0:
             c = world.at(now)
             factor = np.where(p["follows_clock"], c.traffic[self.district], 1.0)
-            rates = np.stack([p["main_per_hour"], p["side_per_hour"]], axis=1) * factor[:, None] / 3600
+            main_factor = np.where(p["follows_clock"] & p["events_on_side_only"], c.traffic_base, factor)
+            rates = np.stack([p["main_per_hour"] * main_factor, p["side_per_hour"] * factor], axis=1) / 3600
             steps = max(1, math.ceil(dt / MAX_STEP_S - 1e-9))
             h = dt / steps
             starts = now - dt + h * np.arange(steps)
             self._advance(starts, h, rates, p["saturation_per_hour"][:, None] / 3600, rng)
             self._elapsed += dt
-        out = np.empty((self.n, 3))
+        out = np.empty((self.n, 5))
         passed = np.floor(self.departed) - self._reported
         self._reported = np.floor(self.departed)
-        out[:, 0] = passed
-        out[:, 1:] = np.rint(self.queue)
+        out[:, 0] = passed.sum(axis=1)
+        out[:, 1:3] = np.rint(self.queue)
+        out[:, 3:] = passed
         return out
 
     def _advance(self, starts: np.ndarray, h: float, rates: np.ndarray, saturation: np.ndarray,
@@ -110,7 +125,7 @@ class TrafficSignal(ActuatorModel):
         # Trapezoid: arrivals and departures spread over each step.
         self.area += (before + queues).sum(axis=0) * (h / 2)
         total = arrived.sum(axis=0)
-        self.departed += (self.queue + total - queues[-1]).sum(axis=1)
+        self.departed += self.queue + total - queues[-1]
         self.arrivals += total
         self.queue = queues[-1]
 
@@ -150,9 +165,10 @@ class TrafficSignal(ActuatorModel):
         # The new plan starts a fresh cycle at once (main approach green).
         self.p["cycle"][index], self.p["split"][index] = cycle, split
         self.cycle_start[index] = now
+        self._plans[index].append([now, cycle, split])
         return True
 
-    def truth(self) -> dict[str, dict[str, float]]:
+    def truth(self) -> dict[str, dict[str, Any]]:
         hours = max(self._elapsed, 1e-9)
         out = {}
         for i, device in enumerate(self.ids):
@@ -166,6 +182,7 @@ class TrafficSignal(ActuatorModel):
                 "mean_queue_side": round(float(self.area[i, 1] / hours), 3),
                 "arrivals_main": int(arrivals[0]),
                 "arrivals_side": int(arrivals[1]),
+                "plans": [list(plan) for plan in self._plans[i]],
             }
         return out
 

@@ -35,8 +35,22 @@ function setAttrs(node, attrs) {
   }
 }
 
+// Classroom mode: the session's CSRF token, sent back on every state-changing request.
+let csrfToken = "";
+export function setCsrf(token) {
+  csrfToken = token || "";
+}
+
+// Not logged in (or the session ended: logged out elsewhere, expired, revoked): go to the login page.
+function loginIfNeeded(response) {
+  if (response.status === 401) {
+    location.assign(`login?next=${encodeURIComponent(location.pathname + location.hash)}`);
+  }
+}
+
 export async function getJSON(path) {
   const response = await fetch(path, { headers: { Accept: "application/json" } });
+  loginIfNeeded(response);
   const body = await response.json().catch(() => ({}));
   if (!response.ok) throw Object.assign(new Error(body.detail || `${response.status} ${response.statusText}`), { status: response.status });
   return body;
@@ -45,9 +59,10 @@ export async function getJSON(path) {
 export async function postJSON(path, data) {
   const response = await fetch(path, {
     method: "POST",
-    headers: { Accept: "application/json", "Content-Type": "application/json" },
+    headers: { Accept: "application/json", "Content-Type": "application/json", "X-CSRF-Token": csrfToken },
     body: JSON.stringify(data),
   });
+  loginIfNeeded(response);
   const body = await response.json().catch(() => ({}));
   if (!response.ok) throw Object.assign(new Error(body.detail || `${response.status} ${response.statusText}`), { status: response.status });
   return body;

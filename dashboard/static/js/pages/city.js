@@ -75,6 +75,7 @@ export async function cityPage(main, { navigate }) {
   };
 
   const table = deviceTable(city, () => site, lookup, navigate);
+  const others = otherDevices(city);
   const replayBadge = el("p", { class: "replay-badge", hidden: true, role: "status" });
   const replay = new ReplayBar(() => site, (found, time) => {
     snapshot = found;
@@ -95,6 +96,7 @@ export async function cityPage(main, { navigate }) {
         el("section", { class: "panel", "aria-labelledby": "legend-title" }, el("h2", { id: "legend-title", text: STRINGS.legend }), legendList),
         el("section", { class: "panel", "aria-labelledby": "events-title" }, el("h2", { id: "events-title", text: STRINGS.eventsTitle }), events))),
     table.section,
+    others.section,
   );
   fillSites(); fillModes(); map.recolour(); drawLegend(); paintSwatches(legendList); drawEvents();
 
@@ -105,6 +107,7 @@ export async function cityPage(main, { navigate }) {
     table.update(ids);
   });
   const offDevices = live.on("devices", () => {
+    others.draw();
     fillSites(); fillModes(); map.recolour(); drawLegend(); paintSwatches(legendList); table.update(); drawEvents();
   });
   return () => { offReading(); offDevices(); replay.pause(); };
@@ -195,6 +198,27 @@ function deviceTable(city, getSite, lookup, navigate) {
       for (const [deviceId, cells] of rows) if (!ids || ids.has(deviceId)) fill(deviceId, cells);
     },
   };
+}
+
+// Devices that sent data but are not in the city file: a trainee's kit, a lab run. In classroom
+// mode a trainee's are their own site's only (the server sends nobody else's).
+function otherDevices(city) {
+  const onMap = new Set(city.devices.id);
+  const body = el("tbody");
+  const section = el("section", { class: "panel", id: "other-devices", "aria-labelledby": "other-devices-title", hidden: true },
+    el("h2", { id: "other-devices-title", text: STRINGS.otherDevices }),
+    el("p", { class: "hint", text: STRINGS.otherDevicesHint }),
+    el("div", { class: "table-wrap" }, el("table", { class: "data" }, el("thead", {}, el("tr", {},
+      [STRINGS.colDevice, STRINGS.colStatus, STRINGS.colLatest, STRINGS.colSeen].map((h) => el("th", { scope: "col", text: h })))), body)));
+  const draw = () => {
+    const found = [...live.devices.values()].filter((d) => d.site !== city.site || !onMap.has(d.device)).slice(0, LIST_LIMIT);
+    section.hidden = found.length === 0;
+    body.replaceChildren(...found.map((d) => el("tr", {},
+      el("th", { scope: "row" }, el("a", { href: `#/device/${enc(d.site)}/${enc(d.device)}`, text: `${d.site}/${d.device}` })),
+      el("td", {}, statusBadge(deviceStatus(d))), el("td", { text: mainValue(d) }), el("td", {}, timeElement(d.last_seen)))));
+  };
+  draw();
+  return { section, draw };
 }
 
 // Without a city file: the list of every device that sent data, so the page still works.

@@ -2,6 +2,7 @@
 // with its checks and feedback shown as soon as the grader has them.
 import { STRINGS } from "../strings.js";
 import { el, t, getJSON, postJSON, enc, errorBox, isoTimeElement } from "../dom.js";
+import { session } from "../session.js";
 
 const POLL_MS = 400;
 const SITE_KEY = "citylab.site";
@@ -39,8 +40,10 @@ export async function labPage(main, { params }) {
   // Rendered on the server by markdown-it with raw HTML escaped: safe to insert.
   instructions.innerHTML = lab.instructions_html;
 
+  // A trainee in classroom mode grades as their own site, and only that.
+  const ownSite = session.role === "trainee" ? session.site : null;
   const site = el("input", { id: "grade-site", name: "site", required: true, pattern: "[a-z0-9][a-z0-9-]{0,31}", autocomplete: "username",
-    value: localStorage.getItem(SITE_KEY) || "", "aria-describedby": "grade-site-hint" });
+    value: ownSite || localStorage.getItem(SITE_KEY) || "", readonly: Boolean(ownSite), "aria-describedby": "grade-site-hint" });
   const file = el("input", { id: "grade-file", type: "file", accept: ".py,text/x-python" });
   const upload = el("input", { type: "radio", name: "solution", value: "upload", id: "sol-upload", checked: true });
   const reference = el("input", { type: "radio", name: "solution", value: "reference", id: "sol-reference", disabled: !lab.has_reference });
@@ -54,7 +57,7 @@ export async function labPage(main, { params }) {
 
   const form = el("form", { class: "grade-form", novalidate: true },
     el("label", { for: "grade-site", text: STRINGS.siteLabel }), site,
-    el("p", { class: "hint", id: "grade-site-hint", text: STRINGS.siteHint }),
+    el("p", { class: "hint", id: "grade-site-hint", text: ownSite ? STRINGS.siteFixed : STRINGS.siteHint }),
     el("fieldset", {}, el("legend", { text: STRINGS.solutionLabel }),
       el("div", { class: "radio" }, upload, el("label", { for: "sol-upload", text: STRINGS.solutionUpload })),
       el("div", { class: "file-row" }, el("label", { for: "grade-file", class: "visually-hidden", text: STRINGS.fileLabel }), file),
