@@ -80,7 +80,8 @@ def main() -> int:
     missed = [e.site for e in graded if e.result and not expected[e.site] and e.result.passed]
     errors = [f"{e.site}: {e.error}" for e in entries if e.result is None]
     per_site = wall / max(1, args.n)
-    print(f"broker: {args.broker or 'one embedded (amqtt)'}")
+    from labs.engine.private_broker import find_mosquitto
+    print(f"broker: {args.broker or ('a private Mosquitto' if find_mosquitto() else 'one embedded (amqtt)')}")
     print(f"{args.n} submissions ({sum(expected.values())} reference, {args.n - sum(expected.values())} wrong), "
           f"{jobs} at a time: {wall:.1f} s wall, {per_site:.2f} s per submission")
     if durations:
@@ -93,6 +94,13 @@ def main() -> int:
         lost = Counter(c.name for e in graded if e.site in unfair and e.result for c in e.result.checks if not c.passed)
         print(f"  checks they lost: {dict(lost)}")
     print(f"wrong solutions given full marks: {len(missed)} {missed[:5]}")
+    lags = sorted((e.result.solution.grader_lag_s or 0.0, e.site) for e in graded if e.result)
+    if lags and any(lag for lag, _ in lags):
+        worst_fair = max((lag for lag, site in lags if site not in unfair), default=0.0)
+        unfair_lags = sorted(lag for lag, site in lags if site in unfair)
+        print(f"grader lag (probe's worst round trip): median {lags[len(lags) // 2][0]:.3f} s, worst {lags[-1][0]:.3f} s;"
+              f" of the unfair ones: {[round(x, 2) for x in unfair_lags]}; worst among the fair: {worst_fair:.3f} s")
+        print(f"disturbed (over the lab's lag budget): {sum(1 for e in graded if e.result and e.result.solution.disturbed)}")
     if errors:
         print(f"not graded: {len(errors)}, like {errors[0]}")
     ok = ok and per_site * COHORT <= TARGET_COHORT_S and not unfair and not missed and not errors

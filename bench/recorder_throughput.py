@@ -6,13 +6,20 @@
 
 A publisher in its own process sends SenML packs (``--readings-per-pack``
 readings each) with QoS 1 at ``--rate`` readings per second; the recorder
-(this process) subscribes with QoS 1, spools, acknowledges and writes.
-Printed per store:
+(this process, and with ``--writer process``, the default as in ``citylab
+record``, its writer process) subscribes with QoS 1, spools, acknowledges and
+writes. Printed per store:
 
-- sustained: readings stored per second while the publisher kept the rate,
-  and whether every one of them was stored (by sequence number);
+- sustained: readings stored per second from the first message received to
+  the last stored; what the publisher really offered (it shares the cores);
+  the rate stored while it published and how long the rest took after (a
+  recorder that keeps up lags by about one batch); the recorder's CPU (both
+  processes); and whether every sequence number was stored;
+- capacity (``--capacity N``): the recorder stopped, N readings left with
+  Mosquitto for its persistent session, then the recorder started and timed
+  alone: its ceiling on this machine, with no publisher competing for CPU;
 - outage (InfluxDB only): influxd stopped for ``--outage`` seconds while
-  publishing at the rate; the recorder's peak memory (RSS) and spool size;
+  publishing; the recorder's peak memory (RSS, both processes) and the spool;
 - replay: readings per second written from the spool once influxd is back.
 
 The machine is shared: run it two or three times and compare.
@@ -99,11 +106,16 @@ def start_publisher(broker: BrokerAddress, site: str, packs: int, per_pack: int,
     return process
 
 
-def rss_mib() -> float:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
+def rss_mib(recorder: Recorder) -> float:
+    """Resident memory of this process and of the recorder's writer process, if it has one."""
+    total = 0.0
+    for pid in ("self", getattr(recorder._process, "pid", None)):
+        try:
+            lines = Path(f"/proc/{pid}/status").read_text().splitlines() if pid else []
+        except OSError:
+            continue
+        total += sum(int(line.split()[1]) / 1024 for line in lines if line.startswith("VmRSS:"))
+    return total
 
 
 class Influxd:
@@ -238,14 +250,20 @@ def outage(recorder: Recorder, influxd: Influxd, broker: BrokerAddress, site: st
     packs = int(args.rate * args.outage / per_pack)
     base = recorder.stats.recorded
     influxd.stop()
-    before = rss_mib()
+    before = rss_mib(recorder)
     peak = before
     publisher = start_publisher(broker, site, packs, per_pack, args.rate, first=first)
+    received = recorder.stats.received
+    while recorder.stats.received == received:  # the publisher builds its packs first
+        time.sleep(0.01)
+    began = time.monotonic()
     while publisher.is_alive():
-        peak = max(peak, rss_mib())
+        peak = max(peak, rss_mib(recorder))
         time.sleep(0.5)
+    offered = packs * per_pack / (time.monotonic() - began)
     spooled = recorder.backlog_bytes()
-    print(f"  influx  outage of {args.outage:.0f} s at {args.rate:.0f} readings/s: recorder RSS {before:.0f} MiB -> "
+    print(f"  influx  outage of {args.outage:.0f} s, offered {offered:.0f} readings/s: recorder RSS (both processes) "
+          f"{before:.0f} MiB -> "
           f"peak {peak:.0f} MiB; spool {spooled / 2**20:.0f} MiB on disk; received {recorder.stats.received}",
           flush=True)
     start = time.monotonic()

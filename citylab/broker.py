@@ -12,6 +12,7 @@ import asyncio
 import logging
 import socket
 import threading
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from citylab.errors import BrokerError, PortInUseError
@@ -47,12 +48,17 @@ class EmbeddedBroker:
     Open to anyone by default (a trainee's laptop). With a ``classroom``, a
     client must log in with an account's MQTT password, may only touch the
     topics of its ACL (classroom.acl), and is disconnected within a second or
-    two of its account being revoked.
+    two of its account being revoked. With a ``tls_dir``, it also listens
+    with TLS on ``tls_port``.
     """
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 1883, *, classroom: "Classroom | None" = None) -> None:
+    def __init__(self, host: str = "127.0.0.1", port: int = 1883, *, classroom: "Classroom | None" = None,
+                 tls_dir: Path | None = None, tls_port: int = 8883) -> None:
         self.address = BrokerAddress(host, port)
         self.classroom = classroom
+        # A second listener, MQTT over TLS, with tls_dir/server.crt and server.key.
+        self.tls_dir = tls_dir
+        self.tls_address = BrokerAddress(host, tls_port, tls=True) if tls_dir else None
         self._watch: asyncio.Task[None] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
@@ -62,6 +68,9 @@ class EmbeddedBroker:
 
     def start(self, timeout: float = 10.0) -> "EmbeddedBroker":
         check_port_free(self.address.host, self.address.port, "embedded MQTT broker", "--mqtt-port")
+        if self.tls_address:
+            check_port_free(self.tls_address.host, self.tls_address.port, "embedded broker's TLS listener",
+                            "CITYLAB_MQTT_TLS_PORT")
         # amqtt logs every connection at INFO; a trainee's terminal wants quiet.
         for name in ("amqtt", "transitions"):
             logging.getLogger(name).setLevel(logging.WARNING)
@@ -85,6 +94,11 @@ class EmbeddedBroker:
                 "amqtt.plugins.authentication.AnonymousAuthPlugin": {"allow_anonymous": True},
             },
         }
+        if self.tls_dir is not None and self.tls_address is not None:
+            config["listeners"]["tls"] = {
+                "type": "tcp", "bind": f"{self.tls_address.host}:{self.tls_address.port}", "ssl": True,
+                "certfile": str(self.tls_dir / "server.crt"), "keyfile": str(self.tls_dir / "server.key"),
+            }
         policy = None
         if self.classroom is not None:
             from classroom.acl import BrokerPolicy

@@ -77,6 +77,9 @@ def build_parser() -> argparse.ArgumentParser:
     up = add("up", cmd_up, "run citylab on this computer: broker, virtual city, recorder and dashboard")
     broker_option(up, "use this MQTT broker (mqtt://host:port) instead of the embedded one")
     up.add_argument("--mqtt-port", type=int, help="port of the embedded MQTT broker (default: 1883)")
+    up.add_argument("--mqtt-tls", dest="mqtt_tls_dir", type=Path, metavar="DIR",
+                    help="also serve MQTT over TLS on 8883 with DIR/server.crt and DIR/server.key"
+                         " (default: $CITYLAB_MQTT_TLS; see docs/instructor-server.md, 'TLS')")
     up.add_argument("--http-port", type=int, help="port of the dashboard (default: 8000)")
     up.add_argument("--http-host", help="address the dashboard listens on (default: 127.0.0.1)")
     up.add_argument("--no-sim", action="store_true", help="do not run the virtual city (real kits only)")
@@ -156,10 +159,13 @@ def cmd_up(args: argparse.Namespace, settings: Settings) -> int:
             broker = settings.broker_address()
             broker_text = f"{broker.url} (external)"
         else:
-            embedded = EmbeddedBroker(settings.mqtt_host, settings.mqtt_port, classroom=classroom).start()
+            embedded = EmbeddedBroker(settings.mqtt_host, settings.mqtt_port, classroom=classroom,
+                                      tls_dir=settings.mqtt_tls_dir, tls_port=settings.mqtt_tls_port).start()
             running.append(embedded)
             broker = embedded.address
             broker_text = f"{broker.url} (embedded)"
+            if settings.mqtt_tls_dir:
+                broker_text += f", mqtts://{settings.mqtt_host}:{settings.mqtt_tls_port} (TLS)"
         if classroom is not None:
             # The city's own services log in with the service account: it alone may write everywhere.
             broker = service_address(classroom, broker)

@@ -39,6 +39,8 @@ class Settings:
     store: str | None = None  # a store URL (citylab.stores.url); None: SQLite in data_dir
     influx_token: str | None = None  # for a v2 store URL without ?token=
     classroom: bool = False  # accounts, broker ACLs and dashboard logins (an instructor's server)
+    mqtt_tls_dir: Path | None = None  # server.crt and server.key: the embedded broker also serves TLS
+    mqtt_tls_port: int = 8883
     # Classroom mode: the services' broker password (else one is made and kept in classroom_db).
     service_password: str | None = field(default=None, repr=False)
 
@@ -98,6 +100,8 @@ ENVIRONMENT = {
     "CITYLAB_INFLUX_TOKEN": ("influx_token", str),
     "CITYLAB_CLASSROOM": ("classroom", flag),
     "CITYLAB_SERVICE_PASSWORD": ("service_password", str),
+    "CITYLAB_MQTT_TLS": ("mqtt_tls_dir", Path),
+    "CITYLAB_MQTT_TLS_PORT": ("mqtt_tls_port", int),
 }
 
 
@@ -114,7 +118,7 @@ def load_settings(options: Mapping[str, Any], env: Mapping[str, str] | None = No
     known = {f.name for f in fields(Settings)}
     values.update({k: v for k, v in options.items() if k in known and v is not None})
     settings = Settings(**values)
-    for name in ("mqtt_port", "http_port"):
+    for name in ("mqtt_port", "http_port", "mqtt_tls_port"):
         port = getattr(settings, name)
         if not 1 <= port <= 65535:
             raise ConfigError(f"{name.replace('_', ' ')} {port} is not a port number from 1 to 65535")
@@ -124,6 +128,11 @@ def load_settings(options: Mapping[str, Any], env: Mapping[str, str] | None = No
                                                   or settings.service_password.startswith("change-me")):
         raise ConfigError("CITYLAB_SERVICE_PASSWORD must be a real secret of 16 characters or more,"
                           " like the output of 'openssl rand -hex 20'")
+    if settings.mqtt_tls_dir is not None:
+        missing = [n for n in ("server.crt", "server.key") if not (settings.mqtt_tls_dir / n).is_file()]
+        if missing:
+            raise ConfigError(f"the TLS folder {settings.mqtt_tls_dir} lacks {' and '.join(missing)}: make them as"
+                              f" docs/instructor-server.md, 'TLS', shows")
     if settings.broker:
         settings.broker_address()  # refuse a malformed URL now, not at connect time
     if settings.store:

@@ -74,6 +74,8 @@ QUANTITY_UNITS: dict[str, tuple[str, ...]] = {
     "vehicles": ("count",),
     "queue_main": ("count",),
     "queue_side": ("count",),
+    "vehicles_main": ("count",),
+    "vehicles_side": ("count",),
     "occupied": ("count",),
     "free": ("count",),
     "distance": ("m", "cm", "mm"),

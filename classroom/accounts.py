@@ -109,13 +109,13 @@ class Classroom:
         self.path = Path(path)
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            fresh = not self.path.exists()
+            if not self.path.exists():
+                # Hashes and the service password: for the server's eyes only, from
+                # the first byte (SQLite gives its -wal and -shm files the same mode).
+                os.close(os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
             with self._connection() as db:
                 db.execute("PRAGMA journal_mode=WAL")
                 db.executescript(SCHEMA)
-            if fresh:
-                # Hashes and the service password: for the server's eyes only.
-                os.chmod(self.path, 0o600)
         except (sqlite3.Error, OSError) as exc:
             raise StoreError(f"the classroom database {self.path} cannot be opened: {exc}") from exc
 

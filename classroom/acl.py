@@ -67,7 +67,16 @@ def allows(filters: tuple[str, ...], requested: str) -> bool:
 
 
 class BrokerPolicy:
-    """The classroom's broker rules, for the embedded broker; a snapshot refreshed every ``every`` s."""
+    """The classroom's broker rules for the embedded broker, from a snapshot of the database.
+
+    The checks on the broker's event loop (``may_read``, ``may_write``,
+    ``active``) never touch SQLite: they read the snapshot, which ``refresh``
+    (called every second off the loop by ``classroom.embedded.drop_revoked``)
+    and ``login`` replace. Decisions are cached per snapshot: a classroom has a
+    few hundred topics, and every delivery asks again.
+    """
+
+    MAX_CACHED = 50_000  # a client inventing topics must not grow the cache without end
 
     def __init__(self, classroom: Classroom, every: float = 1.0) -> None:
         self.classroom = classroom
@@ -75,41 +84,53 @@ class BrokerPolicy:
         self._lock = threading.Lock()
         self._users: dict[str, BrokerUser] = {}
         self._rules: dict[str, Rules] = {}
-        self._loaded = -1.0e9
+        self._decisions: dict[tuple[str, bool, str], bool] = {}
+        self._loaded: float | None = None
 
-    def _snapshot(self, force: bool = False) -> dict[str, BrokerUser]:
+    def _load(self) -> None:
+        users = {u.username: u for u in self.classroom.broker_users()}
+        rules = {name: rules_for(u) for name, u in users.items()}
         with self._lock:
-            now = time.monotonic()
-            if force or now - self._loaded >= self.every:
-                users = {u.username: u for u in self.classroom.broker_users()}
-                self._users, self._rules = users, {name: rules_for(u) for name, u in users.items()}
-                self._loaded = now
-            return self._users
+            # Replaced whole, never mutated: a reader sees the old or the new.
+            self._users, self._rules, self._decisions = users, rules, {}
+            self._loaded = time.monotonic()
 
     def refresh(self) -> None:
         """Read the classroom again if the snapshot is older than ``every`` seconds."""
-        self._snapshot()
+        if self._loaded is None or time.monotonic() - self._loaded >= self.every:
+            self._load()
 
     def login(self, username: str | None, password: str | None) -> bool:
         """True if this MQTT username and password belong to an active user (reads the database afresh)."""
         if not username or password is None:
             return False
-        user = self._snapshot(force=True).get(username)
+        self._load()
+        user = self._users.get(username)
         return user is not None and passwords.check_mqtt(password, user.mqtt_hash)
 
     def active(self, username: str | None) -> bool:
-        return bool(username) and username in self._snapshot()
+        if self._loaded is None:
+            self._load()
+        return bool(username) and username in self._users
 
     def may_read(self, username: str | None, topic_or_filter: str) -> bool:
-        rules = self._rules_of(username)
-        return rules is not None and allows(rules.read, topic_or_filter)
+        return self._decide(username, False, topic_or_filter)
 
     def may_write(self, username: str | None, topic: str) -> bool:
-        rules = self._rules_of(username)
-        return rules is not None and allows(rules.write, topic)
+        return self._decide(username, True, topic)
 
-    def _rules_of(self, username: str | None) -> Rules | None:
+    def _decide(self, username: str | None, write: bool, topic: str) -> bool:
         if not username:
-            return None
-        self._snapshot()
-        return self._rules.get(username)
+            return False
+        if self._loaded is None:
+            self._load()
+        key = (username, write, topic)
+        decisions = self._decisions
+        decision = decisions.get(key)
+        if decision is None:
+            rules = self._rules.get(username)
+            decision = rules is not None and allows(rules.write if write else rules.read, topic)
+            if len(decisions) >= self.MAX_CACHED:
+                decisions.clear()
+            decisions[key] = decision
+        return decision

@@ -16,7 +16,10 @@ Python modules: ``app`` (build the app), ``deps`` (typed dependencies),
 reader of city files), ``series`` (chart buckets), ``replay`` (the map at a
 past moment), ``runs`` (gradings started from the page), ``grades`` (the
 gradebook for instructors), ``instructions`` (lab markdown as HTML),
-``server`` (uvicorn in a thread). The page is ``static/``: plain ES modules,
+``server`` (uvicorn in a thread); classroom mode (``create_app(...,
+classroom=...)``): ``gate`` (the middleware in front of every route),
+``access`` (who may call which route), ``sessions`` (login sessions in
+SQLite), ``ratelimit``, ``login_page``. The page is ``static/``: plain ES modules,
 no build step, every user-facing string in ``static/js/strings.js``.
 """
 

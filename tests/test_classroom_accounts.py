@@ -307,3 +307,23 @@ def test_the_reference_mosquitto_conf_is_what_broker_files_writes() -> None:
     reference = Path(__file__).resolve().parent.parent / "deploy" / "mosquitto" / "mosquitto.conf"
     assert reference.read_text() == mosquitto_conf("/mosquitto/config"), \
         "deploy/mosquitto/mosquitto.conf is out of date: write it again from classroom.mosquitto.mosquitto_conf"
+
+
+@pytest.mark.parametrize("allowed, requested, covered", [
+    ("citylab/alice/#", "citylab/alice/aq-01/telemetry", True),
+    ("citylab/alice/#", "citylab/alice/+/cmd", True),
+    ("citylab/alice/#", "citylab/alice/#", True),
+    ("citylab/alice/#", "citylab/alice", True),  # "a/#" matches "a" itself
+    ("citylab/alice/#", "citylab/+/aq-01/telemetry", False),
+    ("citylab/alice/#", "citylab/#", False),
+    ("citylab/alice/#", "#", False),
+    ("citylab/alice/#", "citylab/alicex/aq-01/telemetry", False),
+    ("citylab/alice/#", "citylab/bob/aq-01/telemetry", False),
+    ("#", "citylab/+/+/telemetry", True),
+    ("citylab/+/x", "citylab/+/x", True),
+    ("citylab/+/x", "citylab/a/x/y", False),
+])
+def test_a_requested_filter_must_stay_inside_an_allowed_one(allowed: str, requested: str, covered: bool) -> None:
+    from classroom.acl import filter_covers
+
+    assert filter_covers(allowed, requested) is covered

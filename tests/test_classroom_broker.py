@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import queue
+import shutil
 import signal
 import ssl
 import subprocess
@@ -294,6 +295,9 @@ def test_a_revoked_trainee_is_cut_off(setup: Setup, clients: Callable[..., Clien
 
 def make_certificates(folder: Path) -> None:
     """A classroom CA and a server certificate for 127.0.0.1, as docs/instructor-server.md makes them."""
+    if not shutil.which("openssl"):
+        pytest.fail("the openssl command is missing: 'apt-get install openssl' (scripts/test-deps/openssl.sh)",
+                    pytrace=False)
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "san.ext").write_text("subjectAltName=DNS:localhost,IP:127.0.0.1\n")
     commands = [
@@ -402,3 +406,32 @@ def test_citylab_up_classroom_fences_the_embedded_broker(tmp_path: Path) -> None
         up.terminate()
         output = up.communicate(timeout=30)[0]
     assert "classroom mode" in output and f"on site '{SHARED_SITE}'" in output, output
+
+
+def test_the_embedded_broker_serves_tls_with_the_same_acls(tmp_path: Path) -> None:
+    classroom = Classroom(tmp_path / "classroom.sqlite")
+    roster = tmp_path / "roster.csv"
+    roster.write_text(ROSTER, encoding="utf-8")
+    mqtt = {e.account.username: e.mqtt_password for e in classroom.enrol_roster("spring", roster)}
+    make_certificates(tmp_path / "certs")
+    broker = EmbeddedBroker("127.0.0.1", free_port(), classroom=classroom, tls_dir=tmp_path / "certs",
+                            tls_port=free_port()).start()
+    try:
+        assert broker.tls_address is not None
+        answers: "queue.Queue[object]" = queue.Queue()
+        alice = paho.Client(CallbackAPIVersion.VERSION2, protocol=paho.MQTTv311)
+        alice.tls_set(ca_certs=str(tmp_path / "certs" / "ca.crt"))
+        alice.username_pw_set("alice", mqtt["alice"])
+        alice.on_connect = lambda c, u, flags, rc, props: answers.put(rc)
+        alice.on_subscribe = lambda c, u, mid, codes, props: answers.put([code.value for code in codes])
+        alice.connect("127.0.0.1", broker.tls_address.port)
+        alice.loop_start()
+        assert not answers.get(timeout=10).is_failure  # type: ignore[attr-defined]
+        alice.subscribe("citylab/bob/#")
+        assert answers.get(timeout=10) == [0x80]
+        alice.subscribe("citylab/alice/#")
+        assert answers.get(timeout=10) == [0]
+        alice.disconnect()
+        alice.loop_stop()
+    finally:
+        broker.stop()

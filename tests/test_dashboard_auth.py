@@ -264,6 +264,10 @@ def test_a_grading_records_who_asked_and_a_trainee_cannot_grade_as_another_site(
     refused = alice.post("/api/labs/01/runs", json={"site": "bob", "source": SOURCE},
                          headers={"X-CSRF-Token": alice.csrf})
     assert refused.status_code == 403 and "'bob' is not yours" in refused.json()["detail"]
+    # The reference solution earns full marks: a trainee may not have it graded as their own.
+    cheat = alice.post("/api/labs/01/runs", json={"site": "alice", "reference": True},
+                       headers={"X-CSRF-Token": alice.csrf})
+    assert cheat.status_code == 403 and "only an instructor" in cheat.json()["detail"]
     run = alice.post("/api/labs/01/runs", json={"site": "alice", "source": SOURCE},
                      headers={"X-CSRF-Token": alice.csrf}).json()
     assert run["requested_by"] == "alice"
@@ -533,6 +537,7 @@ def test_unicode_names_are_ordinary_input(app: Any, people: dict[str, TestClient
     assert alice.get("/api/devices/街道/灯").status_code == 403
     assert alice.get("/api/devices?site=街道").status_code == 403
     assert people["instructor"].get("/api/devices/街道/灯").status_code == 404
+    assert alice.get("/api/labs/²").status_code == 404  # found by the fuzz run: "²".isdigit() is True
     bad_form = TestClient(app, follow_redirects=False).post(
         "/login", content=b"username=\xff\xfe&password=%ff",
         headers={"Content-Type": "application/x-www-form-urlencoded"})

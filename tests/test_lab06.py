@@ -5,7 +5,7 @@ marks against the seeded avenue; each known-wrong controller must lose
 exactly the points of its mistake, with feedback that names the signal, the
 time and the fix. The gradings run one at a time (the city runs at 900
 times real speed, and a controller starved of CPU lags by simulated
-minutes), so the file takes about six gradings' time, some 80 s.
+minutes), so the file takes about six gradings' time, some 90 s.
 
 The model tests are fast: the per-approach counts, the side-only events, and
 the premise of the grader's baseline, that the vehicles' arrivals do not
@@ -30,11 +30,14 @@ WRONG = LAB.folder / "wrong"
 ALL = {"test_commands_within_limits": 2, "test_plans_change_with_the_traffic": 2,
        "test_green_follows_the_demand": 2, "test_delay_lower_than_the_fixed_plan": 3,
        "test_no_approach_starved": 1}
+CRASH = "raise RuntimeError('no signals found')\n"
 EPOCH = datetime(2024, 10, 16, 6, 0, tzinfo=timezone.utc).timestamp()
 
 
 @pytest.fixture(scope="module")
-def results() -> dict[str, GradeResult]:
+def results(tmp_path_factory: pytest.TempPathFactory) -> dict[str, GradeResult]:
+    crash = tmp_path_factory.mktemp("lab06") / "crash.py"
+    crash.write_text(CRASH)
     jobs = {
         "reference": ("lab06-ref", LAB.solution),
         # The same submission for the same site, graded again: the same morning, the same grade.
@@ -43,6 +46,7 @@ def results() -> dict[str, GradeResult]:
         "swapped_split": ("lab06-swapped", WRONG / "swapped_split.py"),
         "cycle_below_minimum": ("lab06-cycle", WRONG / "cycle_below_minimum.py"),
         "starter": ("lab06-starter", LAB.starter),
+        "crash": ("lab06-crash", crash),
     }
     with ThreadPoolExecutor(1) as pool:
         futures = {name: pool.submit(grade, LAB.id, site, path) for name, (site, path) in jobs.items()}
@@ -117,6 +121,14 @@ def test_starter_sends_nothing_and_is_told_so(results: dict[str, GradeResult]) -
     # Nobody touched the signals: the run is the fixed plan, to the vehicle.
     assert "against" in failed["test_delay_lower_than_the_fixed_plan"]
     assert ": the same, at least 10% lower" in failed["test_delay_lower_than_the_fixed_plan"]
+
+
+def test_a_crash_gets_no_points_and_is_told_why(results: dict[str, GradeResult]) -> None:
+    result = results["crash"]
+    assert result.score == 0 and result.solution.crashed
+    assert all("no signals found" in c.feedback for c in result.checks), lost(result)
+    # A city cut short is not judged as a morning without starved approaches.
+    assert "too short to judge your plans" in lost(result)["test_no_approach_starved"]
 
 
 def test_two_gradings_of_one_submission_agree(results: dict[str, GradeResult]) -> None:

@@ -359,5 +359,8 @@ def test_the_bounds_and_isolation_are_kept_in_the_gradebook(tmp_path: Path) -> N
     assert info.crashed and info.error_line == "it started more processes than allowed"
     assert "crashed after 0.4 s: it started more processes than allowed" in info.note()
     result = grade(LAB.id, "alice", LAB.starter)
-    again = GradeResult.from_dict(json.loads(json.dumps(result.to_dict())))
+    gradebook = Gradebook(tmp_path / "data" / "gradebook.sqlite")
+    gradebook.record(result, by="cli")
+    (again,) = gradebook.history("alice")
     assert again.solution.isolation == "bwrap" and again.solution == result.solution
+    assert oct((tmp_path / "data").stat().st_mode & 0o777) == "0o700"  # the gradebook's folder is private

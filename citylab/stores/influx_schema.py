@@ -36,6 +36,7 @@ DEVICE_TYPES: dict[str, str] = {
     "power": "energy_meter", "energy": "energy_meter",
     "occupied": "parking", "free": "parking", "distance": "parking",
     "vehicles": "traffic", "queue_main": "traffic", "queue_side": "traffic",
+    "vehicles_main": "traffic", "vehicles_side": "traffic",
     "fill": "waste_bin",
 }
 TELEMETRY_MEASUREMENTS = tuple(sorted(set(DEVICE_TYPES.values()))) + ("telemetry",)

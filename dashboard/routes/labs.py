@@ -25,6 +25,10 @@ def _summary(lab: Any) -> dict[str, Any]:
 def _lab(lab_id: str) -> Any:
     from labs import get_lab
 
+    if not lab_id.isascii() or not lab_id.isprintable():
+        # No lab is called that; and labs.get_lab reads "²" as a digit it cannot convert.
+        raise HTTPException(status_code=404, detail=f"there is no lab {lab_id!r}: lab ids are like "
+                                                    f"01 or 01-mqtt-telemetry")
     try:
         return get_lab(lab_id)
     except UnknownLabError as exc:
@@ -65,6 +69,10 @@ def start_run(lab_id: str, request: RunRequest, runs: RunsDep, viewer: ViewerDep
     if not viewer.owns(request.site):
         raise HTTPException(status_code=403, detail=f"not allowed: site {request.site!r} is not yours; "
                                                     f"grade as your own site, {viewer.site!r}")
+    if request.reference and not viewer.sees_everything:
+        # The reference solution earns full marks: graded as a trainee's site it would be their grade.
+        raise HTTPException(status_code=403, detail="not allowed: only an instructor grades the reference "
+                                                    "solution; choose your own program")
     lab = _lab(lab_id)
     try:
         contract.Topic(request.site, lab.device, "status")

@@ -26,13 +26,13 @@ from labs.engine.sim_lab import SimRun
 GRACE_S = 300
 # Accuracy forgives a late report up to this: reacting fast is the latency check's business.
 ALLOWED_LAG_S = 600
-MIN_ACCURACY = 0.90
-JUDGE_EVERY_S = 30  # a bay's state is judged at this step, its reading interval
+MIN_ACCURACY = 0.85
+JUDGE_EVERY_S = 60  # a bay's state is judged at this step, its reading interval
 # A bay may change state at most this many times the truth's changes, plus FLAP_SLACK.
 FLAP_FACTOR = 1.5
 FLAP_SLACK = 4
-# 90 % of the truth's changes must be reported within this. A debounce of a
-# few 30 s readings, after a car's 45 s manoeuvre, takes about 2.5 minutes.
+# 90 % of the truth's changes must be reported within this. A debounce of two
+# readings a minute apart, after a car's 45 s manoeuvre, takes 1 to 3 minutes.
 LATENCY_S = 240
 LATENCY_SHARE = 0.9
 MIN_CONSISTENT = 0.95
@@ -114,6 +114,10 @@ def _instants(run: SimRun) -> list[float]:
     return [float(t) for t in range(int(start + GRACE_S), int(end), JUDGE_EVERY_S)]
 
 
+def _times(n: int) -> str:
+    return {1: "once", 2: "twice"}.get(n, f"{n} times")
+
+
 def _changes(values: list[bool]) -> int:
     return sum(1 for a, b in zip(values, values[1:]) if a != b)
 
@@ -134,7 +138,7 @@ def test_publishes_occupancy_of_every_bay(run: SimRun) -> None:
 
 @pytest.mark.points(3)
 def test_occupancy_accurate(run: SimRun) -> None:
-    """Each bay's occupancy right at least 90 % of the time"""
+    """Each bay's occupancy right at least 85 % of the time"""
     reports = _occupancy(run)
     worst = None
     for bay in sorted(_bays(run)):
@@ -188,8 +192,8 @@ def test_no_flapping(run: SimRun) -> None:
     if worst:
         bay, mine_changes, true_changes = worst
         minutes = (_window(run)[1] - _window(run)[0]) / 60
-        pytest.fail(f"{bay} flipped {mine_changes} times in {minutes:.0f} min while the truth changed "
-                    f"{true_changes} times: one reading is not a car. Use two thresholds (hysteresis) and "
+        pytest.fail(f"{bay} flipped {_times(mine_changes)} in {minutes:.0f} min while the truth changed "
+                    f"{_times(true_changes)}: one reading is not a car. Use two thresholds (hysteresis) and "
                     f"change a bay's state only after a few readings in a row agree (debounce).")
 
 

@@ -28,10 +28,11 @@ from simulator.devices.traffic import CYCLE_RANGE, SPLIT_RANGE
 
 QUARTER_S = 900
 MIN_CHANGED_QUARTERS = 0.5  # share of the quarter hours in which each signal's plan must change
-SHARE_TOLERANCE = 0.25      # the main approach's green share against its share of the vehicles
+SHARE_TOLERANCE = 0.20      # the main approach's green share against its share of the vehicles
 MIN_VEHICLES = 20           # a quarter hour with fewer arrivals says nothing about the shares
 MIN_IMPROVEMENT = 0.10      # mean delay against the fixed-time plan
 STARVED_S = 120             # mean delay per vehicle on one approach
+MIN_MORNING_S = 3600        # a shorter run (the program ended early) cannot be judged
 APPROACHES = {"main": "the avenue (main approach)", "side": "the side road"}
 
 
@@ -120,13 +121,19 @@ def _mean_delay(kpis: dict[str, Any], signals: list[str]) -> float:
     return area / max(arrivals, 1)
 
 
-@pytest.fixture
-def fixed_plan(run: SimRun) -> dict[str, Any]:
+def _morning(run: SimRun) -> float:
+    """The simulated seconds the city ran; fails a check when too short to judge the controller."""
+    simulated_s = float(run.kpis.get("simulated_s", 0))
+    assert simulated_s >= MIN_MORNING_S, (
+        f"the city ran only {simulated_s / 60:.0f} simulated minutes, too short to judge your plans: keep "
+        f"your controller running (loop forever).{_no_commands(run)}")
+    return simulated_s
+
+
+def _fixed_plan(run: SimRun) -> dict[str, Any]:
     """The KPIs of the same city, same seed and same span with nobody touching the signals."""
     assert run.city is not None
-    simulated_s = float(run.kpis.get("simulated_s", 0))
-    assert simulated_s > 1800, (f"the city ran only {simulated_s / 60:.0f} simulated minutes, too short to "
-                                f"measure delays: keep your controller running (loop forever)")
+    simulated_s = _morning(run)
     baseline = Simulation(run.city, run.site, int(run.kpis["seed"]), 0, publish_batch=lambda batch: None,
                           epoch=float(run.kpis["epoch"]))
     baseline.run(simulated_s)
@@ -160,6 +167,7 @@ def test_commands_within_limits(run: SimRun) -> None:
 @pytest.mark.points(2)
 def test_plans_change_with_the_traffic(run: SimRun) -> None:
     """Plans change with the traffic: each signal's plan changes in at least half of the quarter hours"""
+    _morning(run)
     quarters = _quarters(run)
     worst = None
     for signal in _signals(run):
@@ -184,7 +192,8 @@ def test_plans_change_with_the_traffic(run: SimRun) -> None:
 
 @pytest.mark.points(2)
 def test_green_follows_the_demand(run: SimRun) -> None:
-    """Green shared as the traffic is: the avenue's share of the green within 25 points of its share of the vehicles"""
+    """Green shared as the traffic is: the avenue's share of the green within 20 points of its share of the vehicles"""
+    _morning(run)
     worst = None  # (gap, signal, quarter start, vehicle share, green share)
     for signal in _signals(run):
         plans = _plans(run, signal)
@@ -215,10 +224,10 @@ def test_green_follows_the_demand(run: SimRun) -> None:
 
 
 @pytest.mark.points(3)
-def test_delay_lower_than_the_fixed_plan(run: SimRun, fixed_plan: dict[str, Any]) -> None:
+def test_delay_lower_than_the_fixed_plan(run: SimRun) -> None:
     """Mean delay per vehicle at least 10 % lower than under the city's fixed-time plan"""
     signals = _signals(run)
-    yours, fixed = _mean_delay(run.kpis, signals), _mean_delay(fixed_plan, signals)
+    yours, fixed = _mean_delay(run.kpis, signals), _mean_delay(_fixed_plan(run), signals)
     assert yours <= (1 - MIN_IMPROVEMENT) * fixed, (
         f"mean delay {yours:.0f} s per vehicle against {fixed:.0f} s for the fixed plan on the same "
         f"traffic: {_change(yours, fixed)}, at least {MIN_IMPROVEMENT:.0%} lower is needed. Give the approaches "
@@ -227,8 +236,9 @@ def test_delay_lower_than_the_fixed_plan(run: SimRun, fixed_plan: dict[str, Any]
 
 
 @pytest.mark.points(1)
-def test_no_approach_starved(run: SimRun, fixed_plan: dict[str, Any]) -> None:
+def test_no_approach_starved(run: SimRun) -> None:
     """No approach starved: its vehicles wait less than 2 minutes on average"""
+    _morning(run)
     worst = None
     for signal in _signals(run):
         for approach, name in APPROACHES.items():
@@ -237,7 +247,7 @@ def test_no_approach_starved(run: SimRun, fixed_plan: dict[str, Any]) -> None:
                 worst = (delay, signal, approach, name)
     if worst:
         delay, signal, approach, name = worst
-        fixed = float(fixed_plan["devices"][signal][f"mean_delay_{approach}_s"])
+        fixed = float(_fixed_plan(run)["devices"][signal][f"mean_delay_{approach}_s"])
         pytest.fail(f"{name} of {signal} waited {delay:.0f} s per vehicle on average ({fixed:.0f} s under the "
                     f"fixed plan): an approach given less green than its flow needs queues without end. Keep "
                     f"each approach's degree of saturation x = q c / (s g) below about 0.9.{_no_commands(run)}")

@@ -37,6 +37,10 @@ class SolutionInfo:
     sha256: str = ""  # of the submitted file as graded ("" for a kit, whose code runs on the kit)
     # What the grader itself saw and did ("stopped after 5,000 messages in 0.8 s"), added to failed checks.
     remarks: tuple[str, ...] = ()
+    # A sim lab: the worst round trip of the grader's probe through the broker during the window
+    # (labs/engine/lagprobe.py); above the lab's budget the grading was disturbed by a busy machine.
+    grader_lag_s: float | None = None
+    disturbed: bool = False
     # The sandbox's bound the program ran into, in words ("it started more than 64 processes at once;
     # the grader stopped it"): labs/engine/runner.py. "" when it kept within every bound.
     bound: str = ""

@@ -30,6 +30,7 @@ from citylab.stores import SQLiteStore
 from labs.catalogue import Lab
 from labs.engine.analysis import seed_for
 from labs.engine.guard import start_guard
+from labs.engine.lagprobe import LagProbe
 from labs.engine.observe import recorder_qos as _qos, wait_for_connection
 from labs.engine.plugin import check_run
 from labs.engine.recording import Run
@@ -49,6 +50,9 @@ SPEED = 900.0
 # in half that, and a loaded machine gets the longer wait it needs.
 STARTUP_S = 3.0
 SUBSCRIBE_GRACE_S = 0.3
+# The grader's own delay it tolerates before calling a grading disturbed (labs/engine/lagprobe.py):
+# a probe's worst round trip through the broker, in wall seconds.
+LAG_BUDGET_S = 0.25
 # Messages still on their way from the broker to the recorder when the simulator stops.
 DRAIN_S = 0.3
 
@@ -93,6 +97,8 @@ def observe_sim(lab: Lab, site: str, solution: Path, broker: mqtt.BrokerAddress,
     process = SolutionProcess(solution, solution_env(broker.url, site, lab.device, sandbox), sandbox)
     service = SimulatorService(broker, city, site=site, seed=seed, speed=SPEED)
     kpis: dict[str, Any] = {}
+    probe = LagProbe(broker)
+    lag = 0.0
     # The simulator publishes on the site too: the flood count leaves its messages out.
     guard = start_guard(broker, site, lab.window_seconds, process.kill, foreign=foreign,
                         grader_published=lambda: service.published)
@@ -105,6 +111,7 @@ def observe_sim(lab: Lab, site: str, solution: Path, broker: mqtt.BrokerAddress,
         if wait_for_connection(process, broker.port, started + STARTUP_S):
             process.wait(SUBSCRIBE_GRACE_S)
         try:
+            probe.start()
             service.start()
         except BrokerError as exc:
             raise LabError(f"the simulator could not start on {broker.url}: {exc}") from exc
@@ -112,6 +119,7 @@ def observe_sim(lab: Lab, site: str, solution: Path, broker: mqtt.BrokerAddress,
             process.wait(lab.window_seconds)
         finally:
             service.stop()
+            lag = probe.stop()
             kpis = service.kpis()
         time.sleep(DRAIN_S)
         ended = time.time()
@@ -121,11 +129,18 @@ def observe_sim(lab: Lab, site: str, solution: Path, broker: mqtt.BrokerAddress,
             ended = started + info.ran_s
     finally:
         process.kill()
+        probe.stop()
         guard.stop()
         recorder.stop()
+    remarks = guard.remarks()
+    disturbed = lag > LAG_BUDGET_S
+    if disturbed:
+        remarks += (f"the grader was short of CPU during this grading (its own messages took up to {lag:.2f} s "
+                    f"through the broker, {lag * SPEED / 60:.0f} simulated minutes): a timing check may have "
+                    f"failed through no fault of yours; grade again",)
     return SimRun(
         lab_id=lab.id, site=site, device=lab.device, store=store,
-        solution=dataclasses.replace(info, remarks=guard.remarks()),
+        solution=dataclasses.replace(info, remarks=remarks, grader_lag_s=round(lag, 3), disturbed=disturbed),
         started=started, ended=ended, window_s=lab.window_seconds, city=city, kpis=kpis,
         findings=tuple(guard.findings()),
     )

@@ -18,8 +18,8 @@ DEVICE = os.environ.get("CITYLAB_DEVICE", "controller")
 
 # The car parks' layout: which bays make up which lot.
 LOTS = {
-    "lot-a": [f"bay-a{n}" for n in range(1, 9)],
-    "lot-b": [f"bay-b{n}" for n in range(1, 7)],
+    "lot-a": [f"bay-a{n}" for n in range(1, 7)],
+    "lot-b": [f"bay-b{n}" for n in range(1, 5)],
 }
 LOT_OF = {bay: lot for lot, bays in LOTS.items() for bay in bays}
 

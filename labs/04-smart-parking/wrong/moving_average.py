@@ -17,13 +17,13 @@ SITE = os.environ.get("CITYLAB_SITE", "demo")
 DEVICE = os.environ.get("CITYLAB_DEVICE", "controller")
 
 LOTS = {
-    "lot-a": [f"bay-a{n}" for n in range(1, 9)],
-    "lot-b": [f"bay-b{n}" for n in range(1, 7)],
+    "lot-a": [f"bay-a{n}" for n in range(1, 7)],
+    "lot-b": [f"bay-b{n}" for n in range(1, 5)],
 }
 LOT_OF = {bay: lot for lot, bays in LOTS.items() for bay in bays}
 
 THRESHOLD_M = 1.75
-WINDOW = 20  # readings, 30 s apart
+WINDOW = 10  # readings, a minute apart
 
 state = {}    # bay -> True (taken) / False (free)
 recent = {}   # bay -> the last WINDOW readings

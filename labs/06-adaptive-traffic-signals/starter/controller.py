@@ -23,7 +23,7 @@ DEVICE = os.environ.get("CITYLAB_DEVICE", "controller")
 
 SATURATION_PER_S = 1800 / 3600  # vehicles per second of green, each approach
 LOST_S = 8                      # lost time per cycle (amber, all-red, start-up)
-UPDATE_S = 300                  # a new plan every 5 simulated minutes
+UPDATE_S = 180                  # a new plan every 3 simulated minutes
 
 
 def on_message(client, userdata, message):

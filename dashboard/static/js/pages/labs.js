@@ -46,7 +46,7 @@ export async function labPage(main, { params }) {
     value: ownSite || localStorage.getItem(SITE_KEY) || "", readonly: Boolean(ownSite), "aria-describedby": "grade-site-hint" });
   const file = el("input", { id: "grade-file", type: "file", accept: ".py,text/x-python" });
   const upload = el("input", { type: "radio", name: "solution", value: "upload", id: "sol-upload", checked: true });
-  const reference = el("input", { type: "radio", name: "solution", value: "reference", id: "sol-reference", disabled: !lab.has_reference });
+  const reference = el("input", { type: "radio", name: "solution", value: "reference", id: "sol-reference", disabled: !lab.has_reference || Boolean(ownSite) });
   const button = el("button", { type: "submit", class: "primary", id: "grade-start", text: STRINGS.startGrading });
   const formError = el("p", { class: "error", role: "alert", hidden: true });
   const result = el("section", { class: "run", "aria-live": "polite", id: "run" });
