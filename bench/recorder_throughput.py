@@ -135,12 +135,15 @@ class Influxd:
         binary = shutil.which("influxd") or "/usr/bin/influxd"
         self.process = subprocess.Popen([binary, "-config", str(self.folder / "influxdb.conf")],
                                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        for _ in range(200):
+        # After an outage influxd first reloads what it holds: give it a minute.
+        for _ in range(600):
             try:
                 urllib.request.urlopen(f"http://127.0.0.1:{self.port}/ping", timeout=1)
                 break
             except OSError:
                 time.sleep(0.1)
+        else:
+            raise SystemExit(f"influxd did not answer on port {self.port} within 60 s")
         self.query('CREATE DATABASE "bench"')
         return self
 

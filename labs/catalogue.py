@@ -196,7 +196,8 @@ def get_lab(lab_id: str, root: Path | None = None) -> Lab:
     Only the matching folder is read, so one broken lab does not block the others.
     """
     wanted = str(lab_id).strip()
+    # isdigit() alone accepts "²", which int() refuses.
     for folder in _folders(root):
-        if wanted == folder.name or (wanted.isdigit() and int(wanted) == int(folder.name[:2])):
+        if wanted == folder.name or (wanted.isascii() and wanted.isdigit() and int(wanted) == int(folder.name[:2])):
             return load_lab(folder)
     raise UnknownLabError(f"no lab called {wanted!r}: run 'citylab labs list' to see them")

@@ -115,7 +115,7 @@ def stored_seq(db: Path, site: str) -> list[int]:
 
 def test_a_full_spool_disk_is_a_sentence_and_the_broker_keeps_the_rest(
         mosquitto: BrokerAddress, tiny_disk: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
-    count, db = 3000, tmp_path / "full.sqlite"
+    count, db = 6000, tmp_path / "full.sqlite"  # about twice what 256 KiB of spool holds
     store = GateStore(db)  # down: everything goes to the spool, on a 256 KiB disk
     recorder = Recorder(mosquitto, store, topic_filter="citylab/full-disk/#", spool=tiny_disk / "spool",
                         client_id="test-full-disk", max_retry_seconds=0.2).start()

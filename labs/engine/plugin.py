@@ -89,6 +89,13 @@ class Collector:
 
     def pytest_configure(self, config: pytest.Config) -> None:
         config.addinivalue_line("markers", "points(n): how many points the check is worth")
+        # Nobody reads pytest's own report of a failed check (the feedback is the assertion's
+        # message), and its default "long" style re-parses the check's source with ast.parse,
+        # which CPython 3.11 does not make safe against another thread parsing at the same time
+        # ("SystemError: AST constructor recursion depth mismatch", seen with gradings in threads).
+        # "native" formats the traceback without parsing anything. (The option belongs to the
+        # terminal plugin, which is off, so it is set here.)
+        config.option.tbstyle = "native"
 
     def pytest_collectreport(self, report: pytest.CollectReport) -> None:
         if report.failed:

@@ -136,7 +136,7 @@ def observe_sim(lab: Lab, site: str, solution: Path, broker: mqtt.BrokerAddress,
     disturbed = lag > LAG_BUDGET_S
     if disturbed:
         remarks += (f"the grader was short of CPU during this grading (its own messages took up to {lag:.2f} s "
-                    f"through the broker, {lag * SPEED / 60:.0f} simulated minutes): a timing check may have "
+                    f"through the broker, {lag * service.speed / 60:.0f} simulated minutes): a timing check may have "
                     f"failed through no fault of yours; grade again",)
     return SimRun(
         lab_id=lab.id, site=site, device=lab.device, store=store,
