@@ -53,16 +53,20 @@ class Mosquitto:
         self.address = BrokerAddress("127.0.0.1", self.port)
         self.process: subprocess.Popen[bytes] | None = None
 
-    def start(self) -> "Mosquitto":
-        binary = find_mosquitto()
-        config = self.folder / "mosquitto.conf"
-        config.write_text(
+    def config(self) -> str:
+        """The mosquitto.conf to start with; subclasses add accounts, ACLs, TLS."""
+        return (
             f"listener {self.port} 127.0.0.1\n"
             "allow_anonymous true\n"
             "persistence false\n"
             "max_queued_messages 100000\n"
             f"log_dest file {self.folder / 'mosquitto.log'}\n"
         )
+
+    def start(self) -> "Mosquitto":
+        binary = find_mosquitto()
+        config = self.folder / "mosquitto.conf"
+        config.write_text(self.config())
         self.process = subprocess.Popen([binary, "-c", str(config)], stdout=subprocess.DEVNULL,
                                         stderr=subprocess.PIPE)
         try:

@@ -76,14 +76,13 @@ def gradings(tmp_path_factory: pytest.TempPathFactory) -> dict[str, GradeResult]
     marker = "\n\nif __name__ == \"__main__\":"
     assert marker in reference
     programs = {"syntax": SYNTAX_ERROR, "flood": FLOOD, "garbage": GARBAGE,
-                "into-bob": reference.replace(marker, "\n\n" + INTO_BOB + marker), "sim-flood": SIM_FLOOD}
+                "into-bob": reference.replace(marker, "\n\n" + INTO_BOB + marker)}
     paths = {}
     for name, code in programs.items():
         paths[name] = folder / f"{name.replace('-', '_')}.py"
         paths[name].write_text(code)
-    jobs = {name: (SIM_LAB if name.startswith("sim") else LAB, path) for name, path in paths.items()}
-    with ThreadPoolExecutor(len(jobs)) as pool:
-        futures = {name: pool.submit(grade, lab.id, "alice", path) for name, (lab, path) in jobs.items()}
+    with ThreadPoolExecutor(len(paths)) as pool:
+        futures = {name: pool.submit(grade, LAB.id, "alice", path) for name, path in paths.items()}
         return {name: future.result(timeout=120) for name, future in futures.items()}
 
 
@@ -113,11 +112,16 @@ def test_a_flood_is_stopped_and_said_and_the_grading_ends_on_time(gradings: dict
     assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss < 1_000_000  # KiB: under 1 GiB
 
 
-def test_a_sim_controller_flooding_commands_is_stopped_but_the_city_is_not_counted(
-        gradings: dict[str, GradeResult]) -> None:
-    result = gradings["sim-flood"]
+def test_a_sim_controller_flooding_commands_is_stopped_but_the_city_is_not_counted(tmp_path: Path) -> None:
+    # Alone, not in the threads above: its embedded broker (amqtt, in this process) chews through the
+    # flood's backlog while it stops, and would slow the other gradings sharing this process's GIL.
+    program = tmp_path / "sim_flood.py"
+    program.write_text(SIM_FLOOD)
+    result = grade(SIM_LAB.id, "alice", program)
     assert FLOOD_CHECK in failed(result), result.render_text()
-    assert result.duration_s < SIM_LAB.window_seconds + 10
+    assert result.solution.ran_s < SIM_LAB.window_seconds
+    # The window, and the bounded stops of the recorder (5 s) and of the broker (6 s) at worst.
+    assert result.duration_s < SIM_LAB.window_seconds + 12
 
 
 def test_publishing_under_another_site_is_reported_with_the_count(gradings: dict[str, GradeResult]) -> None:
