@@ -43,6 +43,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     try:
         settings = load_settings(vars(args))
+        _make_private(settings.data_dir)
         return args.run(args, settings)
     except CitylabError as exc:
         print(f"citylab: error: {exc}", file=sys.stderr)
@@ -50,6 +51,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("citylab: interrupted", file=sys.stderr)
         return 130
+
+
+def _make_private(folder: Path) -> None:
+    """Create the data folder readable by its owner only: it holds the gradebook and the
+    accounts, and trainees' programs run on this machine. A folder that exists is left as it is;
+    one that cannot be made is the store's to report, with its own sentence."""
+    try:
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    except OSError:
+        pass
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -32,6 +32,8 @@ from labs.engine.result import SolutionInfo
 from labs.engine.runner import Limits, SolutionProcess, analysis_env, best_isolation
 
 LAB = get_lab("05-air-quality-index")
+# A device lab's program keeps its network (it must reach the broker), so it is the one that could call the API.
+DEVICE_LAB = get_lab("01-mqtt-telemetry")
 ROOT = os.geteuid() == 0
 
 
@@ -231,10 +233,10 @@ def test_the_instructor_api_gives_a_trainee_program_nothing(tmp_path: Path, serv
                 tries = [
                     ("GET", "/api/gradebook/grades", None),
                     ("GET", "/api/gradebook/export.csv", None),
-                    ("POST", "/api/gradebook/grades", {{"site": "alice", "lab_id": "{LAB.id}", "score": 10}}),
+                    ("POST", "/api/gradebook/grades", {{"site": "alice", "lab_id": "{DEVICE_LAB.id}", "score": 10}}),
                     ("PUT", "/api/gradebook/grades/1", {{"score": 10}}),
                     ("DELETE", "/api/gradebook/grades/1", None),
-                    ("POST", "/api/labs/{LAB.id}/runs", {{"site": "bob", "reference": True}}),
+                    ("POST", "/api/labs/{DEVICE_LAB.id}/runs", {{"site": "bob", "reference": True}}),
                 ]
                 statuses = {{}}
                 for method, route, body in tries:
@@ -249,7 +251,7 @@ def test_the_instructor_api_gives_a_trainee_program_nothing(tmp_path: Path, serv
                 print(json.dumps(statuses))
                 raise PermissionError("the dashboard refused: " + " ".join(map(str, statuses.values())))
             """)
-            result = grade(LAB.id, "alice", caller)
+            result = grade(DEVICE_LAB.id, "alice", caller)
             statuses = json.loads(result.solution.stdout_tail[-1])
             login_page = httpx.get(server.url.rstrip("/") + "/login", timeout=5)
     finally:
@@ -261,6 +263,23 @@ def test_the_instructor_api_gives_a_trainee_program_nothing(tmp_path: Path, serv
     assert all(code in (401, 403, 404, 405) for code in statuses.values()), statuses
     assert login_page.status_code == 200  # the dashboard still answers
     assert gradebook_state(gradebook) == before
+
+
+def test_an_analysis_program_has_no_network(tmp_path: Path) -> None:
+    """Lab 05 needs no server: its program cannot reach anything, not even a port open on this machine."""
+    import socket
+
+    with socket.create_server(("127.0.0.1", 0)) as listening:
+        port = listening.getsockname()[1]
+        socket.create_connection(("127.0.0.1", port), timeout=2).close()  # reachable from the grader
+        caller = write(tmp_path, "caller.py", f"""
+            import socket
+            socket.create_connection(("127.0.0.1", {port}), timeout=2)
+        """)
+        result = grade(LAB.id, "alice", caller)
+    assert result.score == 0
+    assert result.solution.isolation == "bwrap"
+    assert "ConnectionRefusedError" in feedback(result), feedback(result)
 
 
 # --- the sandbox's modes, one by one, on SolutionProcess -----------------------------------

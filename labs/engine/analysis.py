@@ -177,7 +177,9 @@ def run_analysis(lab: Lab, site: str, solution: Path, workdir: Path, progress: C
         env |= {"CITYLAB_INFLUX_URL": influx.url, "CITYLAB_INFLUX_DB": influx.database}
         if influx.user:
             env |= {"CITYLAB_INFLUX_USER": influx.user, "CITYLAB_INFLUX_PASSWORD": influx.password}
-    process = SolutionProcess(solution, env, sandbox)
+    # An analysis program reads a file and writes one: it gets no network unless
+    # the lab needs a server (lab 07's InfluxDB), so it cannot reach the dashboard or the broker.
+    process = SolutionProcess(solution, env, sandbox, network=influx is not None)
     try:
         process.start()
         process.wait(window)
