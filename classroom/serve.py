@@ -5,14 +5,27 @@ from __future__ import annotations
 import dataclasses
 
 from citylab.config import Settings
+from citylab.errors import ConfigError
 from citylab.mqtt import BrokerAddress
 from classroom.accounts import Classroom
 from classroom.rules import SERVICE_USERNAME, SHARED_SITE
+from labs.engine.sandbox import best_isolation
 
 
 def open_classroom(settings: Settings) -> Classroom | None:
-    """The classroom of ``settings.classroom_db`` in classroom mode; None in the open single-user mode."""
-    return classroom_of(settings) if settings.classroom else None
+    """The classroom of ``settings.classroom_db`` in classroom mode; None in the open single-user mode.
+
+    Classroom mode grades trainees' uploads on this server, so it refuses to start where their
+    code would run with the server's own rights (no bubblewrap, not root: labs/engine/sandbox.py).
+    """
+    if not settings.classroom:
+        return None
+    if best_isolation() == "rlimits":
+        raise ConfigError(
+            "classroom mode grades trainees' programs on this server, but this machine cannot keep them "
+            "away from the gradebook and the accounts: install bubblewrap (sudo apt install bubblewrap), "
+            "or run citylab as root so each program runs as a user of its own")
+    return classroom_of(settings)
 
 
 def classroom_of(settings: Settings) -> Classroom:

@@ -6,15 +6,17 @@ instead pre-builds, once, every constant piece of every device's pack (base
 name, names, units) and, per reading instant, drops the formatted values
 into the gaps and joins the lot in one bytes operation. Values are
 formatted by table lookup: each quantity's range and resolution give a
-finite set of strings, built once, so formatting is an index into an
-array; a quantity whose range is too wide for a table (cumulative energy)
-is formatted as its whole part (``str``) and a table of decimals. Values outside the range saturate at its ends,
-as a real sensor does. ``tests/test_simulator_packs.py`` proves every pack
+finite set of strings, built once per process and shared by every writer
+(``value_table``), so formatting is an index into an array; a quantity
+whose range is too wide for a table (cumulative energy) is formatted as its
+whole part (``str``) and a table of decimals. Values outside the range
+saturate at its ends, as a real sensor does. ``tests/test_simulator_packs.py`` proves every pack
 passes ``citylab.contract.validate_message``.
 """
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any, Sequence
 
 import numpy as np
@@ -25,6 +27,40 @@ from simulator.devices.base import Quantity
 MAX_TABLE = 250_001
 WHOLES = 100_000
 SEP = b"\x00"
+
+
+# The tables depend only on a quantity's range and resolution, never on the
+# site or the devices, yet building them (about 330,000 strings for lab
+# 03's street) cost 0.1 s of CPU on an idle machine, far more on a loaded
+# one, each time a simulation was built: twice a grading (SimulatorService
+# builds one to check its arguments and a fresh one per start) and again
+# for every grading of a cohort worker. They are built once per process by these pure functions of
+# immutable arguments (lru_cache, not a module-level dict) and returned
+# read-only, so a caller cannot change what the next PackWriter gets.
+@lru_cache(maxsize=64)
+def value_table(low: float, resolution: float, size: int, decimals: int) -> np.ndarray:
+    """Every value of a quantity's range as its JSON text, ``low + i * resolution`` at index i."""
+    fmt = f"%.{decimals}f"
+    steps = low + np.arange(size) * resolution
+    return _read_only(np.array([(fmt % v).encode() for v in steps], dtype=object))
+
+
+@lru_cache(maxsize=1)
+def wholes_table() -> np.ndarray:
+    """The texts of the whole numbers below WHOLES, ``b"0"`` ... ``b"99999"``."""
+    return _read_only(np.array([b"%d" % i for i in range(WHOLES)], dtype=object))
+
+
+@lru_cache(maxsize=8)
+def fraction_table(decimals: int) -> np.ndarray:
+    """The texts of the decimals of a wide-range value, ``b".000"`` ... ``b".999"`` for 3."""
+    return _read_only(np.array([("." + str(i).zfill(decimals)).encode() for i in range(10**decimals)],
+                               dtype=object))
+
+
+def _read_only(table: np.ndarray) -> np.ndarray:
+    table.flags.writeable = False
+    return table
 
 
 class PackWriter:
@@ -46,9 +82,7 @@ class PackWriter:
                 # Whole part by str(), decimals from a table of ".000" ... ".999".
                 self.tables.append(None)
                 continue
-            fmt = f"%.{q.decimals}f"
-            steps = q.low + np.arange(size) * q.resolution
-            self.tables.append(np.array([(fmt % v).encode() for v in steps], dtype=object))
+            self.tables.append(value_table(float(q.low), float(q.resolution), size, q.decimals))
         # Columns: prefix, bt, then per quantity a segment and its value (two for a
         # wide-range value: whole part and decimals), then the close.
         # The base time and the first record's name are one column: the same for every device.
@@ -75,11 +109,9 @@ class PackWriter:
                 self.pieces[:, column] = text.encode()
         self.pieces[:, -1] = b"}]" + SEP
         # Whole numbers below WHOLES by lookup too (a lamp's Wh, a meter's W), beyond it by %d.
-        self.wholes = np.array([b"%d" % i for i in range(WHOLES)], dtype=object) \
-            if any(t is None for t in self.tables) else \
-            np.array([], dtype=object)
-        self.fractions = {d: np.array([("." + str(i).zfill(d)).encode() for i in range(10**d)], dtype=object)
-                          for d in {q.decimals for q, t in zip(self.quantities, self.tables) if t is None and q.decimals}}
+        self.wholes = wholes_table() if any(t is None for t in self.tables) else np.array([], dtype=object)
+        wide_decimals = {q.decimals for q, t in zip(self.quantities, self.tables) if t is None and q.decimals}
+        self.fractions = {d: fraction_table(d) for d in wide_decimals}
 
     def format_column(self, j: int, values: np.ndarray) -> list[Any]:
         """The JSON text of quantity ``j`` for each value (saturated and quantised), in 1 or 2 columns."""

@@ -69,7 +69,7 @@ def test_full_at_night_loses_the_energy_points(results: dict[str, GradeResult]) 
     assert set(failed) == {"test_energy_saved"}, failed
     assert result.score == 7
     feedback = failed["test_energy_saved"]
-    assert "always-on would use" in feedback and "at least 40% is needed" in feedback
+    assert "always-on would use" in feedback and "at least 45% is needed" in feedback
     assert "Dim a lamp" in feedback and "No command arrived" not in feedback
 
 

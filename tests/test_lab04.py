@@ -10,6 +10,7 @@ speed), so the file takes about eight gradings' time, a minute and a half.
 
 from __future__ import annotations
 
+import re
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -70,7 +71,7 @@ def test_plain_threshold_loses_the_flapping_points(results: dict[str, GradeResul
     failed = lost(result)
     assert set(failed) == {"test_no_flapping"}, failed
     assert result.score == 8
-    # "bay-b3 flipped 23 times in 150 min while the truth changed once: one reading is not a car. ..."
+    # "bay-b3 flipped 23 times in 120 min while the truth changed once: one reading is not a car. ..."
     feedback = failed["test_no_flapping"]
     assert feedback.startswith("bay-") and "flipped" in feedback and "while the truth changed" in feedback
     assert "hysteresis" in feedback and "debounce" in feedback
@@ -105,7 +106,8 @@ def test_wall_clock_stamps_lose_the_points_that_need_the_readings_time(results: 
                            "test_reacts_within_4_minutes"}, failed
     assert result.score == 4
     for feedback in failed.values():
-        assert "are stamped outside the city's afternoon (15:30 to 18:00)" in feedback
+        # The window is 2 simulated hours; the city's clock stops a wall instant after it (a minute or two).
+        assert re.search(r"are stamped outside the city's afternoon \(15:30 to 17:3\d\)", feedback), feedback
         assert "the bay pack's 'bt'), not your computer's clock" in feedback
 
 

@@ -77,7 +77,7 @@ def test_cycle_below_minimum_loses_the_limits_points(results: dict[str, GradeRes
     failed = lost(result)
     assert set(failed) == {"test_commands_within_limits"}, failed
     assert result.score == 8
-    # "11 of 120 commands were refused: tc-fair answered "'cycle' is 24, outside 30 to 180" at 06:36 ..."
+    # "11 of 120 commands were refused: tc-fair answered "'cycle' is 24, outside 30 to 180" at 07:06 ..."
     feedback = failed["test_commands_within_limits"]
     assert "commands were refused: tc-" in feedback and "outside 30 to 180" in feedback
     assert "Clamp what your formula gives" in feedback and "No command arrived" not in feedback
@@ -90,7 +90,7 @@ def test_static_plan_loses_the_adaptive_points(results: dict[str, GradeResult]) 
                            "test_delay_lower_than_the_fixed_plan", "test_no_approach_starved"}, failed
     assert result.score == 2
     assert "it ran 2 plans all morning" in failed["test_plans_change_with_the_traffic"]
-    # The fair's crowd on tc-fair's side road meets a plan made for the avenue at 06:35.
+    # The fair's crowd on tc-fair's side road meets a plan made for the avenue at 07:05.
     green = failed["test_green_follows_the_demand"]
     assert "of tc-fair's vehicles but got" in green and "split = y_main / (y_main + y_side)" in green
     delay = failed["test_delay_lower_than_the_fixed_plan"]
@@ -188,11 +188,11 @@ def test_the_plan_does_not_change_which_vehicles_arrive() -> None:
         for at, plan in plans:
             simulation.run(at)
             simulation.handle_command("tc-fair", build_command(plan))
-        simulation.run(9000)
+        simulation.run(7200)  # the grader's morning: 07:00 to 09:00
         return simulation.kpis()["devices"]["tc-fair"]
 
     fixed = morning([])
-    adapted = morning([(1800, {"cycle": 40, "split": 0.8}), (6300, {"cycle": 80, "split": 0.45})])
+    adapted = morning([(1200, {"cycle": 40, "split": 0.8}), (3600, {"cycle": 80, "split": 0.45})])
     assert (fixed["arrivals_main"], fixed["arrivals_side"]) == (adapted["arrivals_main"], adapted["arrivals_side"])
     # The fair's crowd meets the fixed plan's 40 % of the green on the side road and queues.
     assert adapted["mean_delay_side_s"] < fixed["mean_delay_side_s"]

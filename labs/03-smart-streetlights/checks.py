@@ -27,7 +27,12 @@ BRIGHT_PERCENT = 50   # enough for someone walking by
 GRACE_S = 120
 DAYLIGHT_TOLERANCE = 0.10  # share of daylight readings a lamp may be lit (clouds at the edges)
 DARK_TOLERANCE = 0.05      # share of night readings a lamp may be off
-MIN_SAVED = 0.40           # energy saved against always-on
+# Energy saved against always-on. 45 %, not 40 % as with the 2.5-hour
+# window: in 2 hours (18:15 to 20:15) the daylight minutes are a bigger share,
+# and switching off in daylight alone (wrong/full_at_night.py) saves 39.5 to
+# 39.8 % over five sites, while the reference, dimming at night, saves 57 to
+# 62 %: 45 % keeps 5 points below it and 12 above it for a lagging controller.
+MIN_SAVED = 0.45
 # Motion while the lamp is dim must be answered within this. A controller
 # answers in one reading (60 s); the rest is room for the grader's own lag:
 # at 900 times real speed, 0.2 s of a busy machine is 3 simulated minutes.
@@ -134,7 +139,7 @@ def test_on_at_night(run: SimRun) -> None:
 
 @pytest.mark.points(3)
 def test_energy_saved(run: SimRun) -> None:
-    """At least 40 % energy saved against always-on"""
+    """At least 45 % energy saved against always-on"""
     assert run.city is not None
     hours = float(run.kpis.get("simulated_s", 0)) / 3600
     assert hours > 0.5, (f"the city ran only {hours * 60:.0f} simulated minutes, too short to measure "

@@ -186,7 +186,7 @@ def test_plans_change_with_the_traffic(run: SimRun) -> None:
         pytest.fail(f"{signal}'s plan changed in only {changed} of {len(quarters)} quarter hours: it ran "
                     f"{len(plans)} plan{'s' if len(plans) != 1 else ''} all morning, the last (cycle "
                     f"{last.cycle:.0f} s, split {last.split:.2f}) from {run.local(last.since)}.{pinned} The "
-                    f"traffic grows to the peak and the fair's crowd arrives at 08:15: recompute the plan from "
+                    f"traffic grows to the peak and the fair's crowd arrives at 08:00: recompute the plan from "
                     f"the counts every few minutes.{_no_commands(run)}")
 
 

@@ -38,7 +38,7 @@ from labs.engine.result import CheckResult, SolutionInfo
 from labs.engine.runner import SolutionProcess, solution_env
 from simulator import City, SimulatorService, load_city
 
-# Simulated seconds per wall second: a 10 s window is 2.5 simulated hours,
+# Simulated seconds per wall second: a lab's 8 s window is 2 simulated hours,
 # an evening from dusk into the night. Faster (1300x was tried) let a
 # controller short of CPU fall simulated minutes behind on a busy 2-core
 # machine and lose points that were the grader's fault.

@@ -1,8 +1,8 @@
 """Lab 06, known wrong: Webster's cycle sent unclamped below the 30 s minimum.
 
-Before the peak the traffic is light and Webster's cycle comes out at 20 to
-28 s; the signals refuse it (their cycle is 30..180 s) and keep the cycle
-they had. The split goes in its own command and is obeyed, and at the peak
+Before the fair opens (08:00) tc-fair's traffic is light and Webster's cycle
+comes out at 20 to 29 s; the signals refuse it (their cycle is 30..180 s)
+and keep the cycle they had. The split goes in its own command and is obeyed, and at the peak
 the cycle is within bounds again, so the morning still beats the fixed plan:
 loses only the check on commands within limits.
 """

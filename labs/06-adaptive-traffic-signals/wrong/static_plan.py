@@ -3,7 +3,7 @@
 Webster's plan for the avenue's rush hour (a 60 s cycle, 75 % of the green
 to the avenue), computed from the README's numbers, sent to both signals at
 the first reading and never changed. It suits the commuter peak, but not the
-light traffic before it nor the fair's crowd on tc-fair's side road at 08:15,
+light traffic before it nor the fair's crowd on tc-fair's side road from 08:00,
 which gets a quarter of the green for more than half of the vehicles. Loses
 the checks on plans that change, green that follows the demand, the delay
 and the starved approach.
