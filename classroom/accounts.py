@@ -18,6 +18,7 @@ imported whole or not at all.
 
 from __future__ import annotations
 
+import functools
 import os
 import sqlite3
 import time
@@ -269,7 +270,7 @@ class Classroom:
         rows = self._read("SELECT * FROM accounts WHERE username = ?", (username,))
         if not rows:
             # Spend the same time as a real check: timing must not tell who exists.
-            passwords.check_login(password, _DUMMY_HASH)
+            passwords.check_login(password, _dummy_hash())
             return None
         ok = passwords.check_login(password, rows[0]["password_hash"])
         return _account(rows[0]) if ok and rows[0]["active"] else None
@@ -345,7 +346,11 @@ class Classroom:
         """Nothing to release: every call opens and closes its own connection."""
 
 
-_DUMMY_HASH = passwords.hash_login("not a password anybody has")
+@functools.cache
+def _dummy_hash() -> str:
+    """A hash to check unknown usernames against, so they take as long as known ones.
+    Made on first use, not at import: scrypt costs every citylab command ~75 ms."""
+    return passwords.hash_login("not a password anybody has")
 
 
 def _free_username(wanted: str, taken: set[str]) -> str:

@@ -9,7 +9,6 @@ from citylab.errors import ConfigError
 from citylab.mqtt import BrokerAddress
 from classroom.accounts import Classroom
 from classroom.rules import SERVICE_USERNAME, SHARED_SITE
-from labs.engine.sandbox import best_isolation
 
 
 def open_classroom(settings: Settings) -> Classroom | None:
@@ -20,6 +19,8 @@ def open_classroom(settings: Settings) -> Classroom | None:
     """
     if not settings.classroom:
         return None
+    from labs.engine.sandbox import best_isolation  # the grading engine is heavy to import; only here
+
     if best_isolation() == "rlimits":
         raise ConfigError(
             "classroom mode grades trainees' programs on this server, but this machine cannot keep them "
