@@ -46,6 +46,13 @@ log = logging.getLogger("citylab.recorder")
 # QoS 0 messages cannot be left with the broker: while the disk refuses the
 # spool, at most this many wait in memory before new ones are counted lost.
 MAX_PENDING_QOS0 = 100_000
+# QoS 1 messages wait in memory, unacknowledged, while the disk is full. One
+# would expect the broker to stop at its in-flight window, but Mosquitto 2.0
+# keeps sending once some messages of the session were acknowledged (seen:
+# 2,048 more than its window of 20). Past this many, a message is neither
+# kept nor acknowledged: the broker holds it in the session and sends it
+# again when the recorder reconnects.
+MAX_PENDING_QOS1 = 50_000
 
 
 @dataclass
@@ -58,6 +65,7 @@ class RecorderStats:
     write_errors: int = 0
     spool_errors: int = 0
     lost: int = 0  # only QoS 0 messages, only when the disk stays full
+    left_with_broker: int = 0  # QoS 1 messages past MAX_PENDING_QOS1: the broker sends them again on reconnect
 
 
 class Recorder:
@@ -76,6 +84,7 @@ class Recorder:
         client_id: str | None = None,
         max_retry_seconds: float = 2.0,
         writer: str = "thread",
+        max_pending: int = MAX_PENDING_QOS1,
     ) -> None:
         if writer not in ("thread", "process"):
             raise ConfigError(f"the recorder's writer is 'thread' or 'process', not {writer!r}")
@@ -83,6 +92,7 @@ class Recorder:
         self.store = store
         self.topic_filter = topic_filter
         self.writer = writer
+        self.max_pending = max_pending
         self.settings = DrainSettings(batch_size, flush_seconds, max_retry_seconds)
         # QoS 1 lets a broker that keeps sessions hold messages for us; amqtt
         # (the embedded broker) waits for each PUBACK in turn, so it gets 0.
@@ -222,6 +232,13 @@ class Recorder:
             # hold it unacknowledged until the disk takes it.
             if message.qos == 0 and len(self._pending) >= MAX_PENDING_QOS0:
                 self._stats.lost += 1
+                return
+            if message.qos > 0 and len(self._pending) >= self.max_pending:
+                if not self._stats.left_with_broker:
+                    log.error("the spool's disk is still full and %d messages wait in memory: further ones stay "
+                              "unacknowledged with the broker, which sends them again when the recorder "
+                              "reconnects (restart it once the disk has room)", len(self._pending))
+                self._stats.left_with_broker += 1
                 return
             self._pending.append((Spooled(topic, bytes(payload), received), message.mid, message.qos))
 

@@ -135,7 +135,7 @@ class Spool:
                 raise StoreError(
                     f"cannot write to the spool folder {self.folder} ({exc.strerror or exc}): "
                     f"free disk space there or point --data at a disk with room; "
-                    f"the broker keeps unacknowledged messages meanwhile"
+                    f"the messages that do not fit wait unacknowledged until it has room"
                 ) from exc
             self._written += written
         self._new_data.set()
