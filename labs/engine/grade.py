@@ -19,6 +19,7 @@ from labs.catalogue import Lab, get_lab
 from labs.engine.analysis import grade_analysis
 from labs.engine.observe import observe, recorder_qos as _qos
 from labs.engine.plugin import check_run
+from labs.engine.recording import Run
 from labs.engine.result import CheckResult, GradeResult, SolutionInfo
 
 
@@ -109,29 +110,32 @@ def grade(
 
             assert broker is not None
             run = observe_kit(lab, site, broker, workdir, say, kit.prompt, kit.start_wait_s, kit.will_wait_s, path)
-            say(f"checking {lab.id}...")
-            try:
-                checks = check_run(lab, run, workdir, on_check)
-            finally:
-                run.store.close()
-            solution_info = run.solution
+            checks, solution_info = _check(lab, run, workdir, say, on_check)
         elif lab.kind == "analysis":
             # No broker: the program reads a dataset and writes an answer (and may use InfluxDB).
             assert path is not None
             checks, solution_info = grade_analysis(lab, site, path, workdir, say, on_check, influx)
-        elif lab.kind == "sim":
-            from labs.engine.sim_lab import grade_sim  # here: the simulator loads only for sim labs
-            assert path is not None
-            checks, solution_info = grade_sim(lab, site, path, broker, workdir, say, on_check, foreign,
-                                              recorder_qos)
-        elif lab.kind == "serial":
-            from labs.engine.serial_lab import grade_serial
-            assert path is not None
-            checks, solution_info = grade_serial(lab, site, path, broker, workdir, say, on_check, foreign,
-                                                 kit.port if on_kit else None, recorder_qos)
         else:
             assert path is not None
-            checks, solution_info = _device(lab, site, path, broker, workdir, say, on_check, foreign, recorder_qos)
+            solution = path
+            if lab.kind == "sim":
+                from labs.engine.sim_lab import observe_sim  # here: the simulator loads only for sim labs
+
+                def run_on(address: BrokerAddress, qos: int, outside: bool) -> Run:
+                    return observe_sim(lab, site, solution, address, workdir, recorder_qos=qos, progress=say,
+                                       foreign=outside)
+            elif lab.kind == "serial":
+                from labs.engine.serial_lab import observe_serial
+                port = kit.port if on_kit else None
+
+                def run_on(address: BrokerAddress, qos: int, outside: bool) -> Run:
+                    return observe_serial(lab, site, solution, address, workdir, recorder_qos=qos, progress=say,
+                                          foreign=outside, port=port)
+            else:
+                def run_on(address: BrokerAddress, qos: int, outside: bool) -> Run:
+                    return observe(lab, site, solution, address, workdir, recorder_qos=qos, progress=say,
+                                   foreign=outside)
+            checks, solution_info = _on_broker(lab, broker, workdir, say, on_check, foreign, recorder_qos, run_on)
     if sha256:
         solution_info = dataclasses.replace(solution_info, sha256=sha256)
 
@@ -143,28 +147,32 @@ def grade(
     )
 
 
-def _device(lab: Lab, site: str, path: Path, broker: BrokerAddress | None, workdir: Path,
-            say: Callable[[str], None], on_check: Callable[[CheckResult], None] | None,
-            foreign: bool | None = None, recorder_qos: int | None = None,
-            ) -> tuple[list[CheckResult], SolutionInfo]:
-    """A device lab: a broker (ours if none is given), the observed window, the checks."""
+def _on_broker(lab: Lab, broker: BrokerAddress | None, workdir: Path, say: Callable[[str], None],
+               on_check: Callable[[CheckResult], None] | None, foreign: bool | None, recorder_qos: int | None,
+               run_on: Callable[[BrokerAddress, int, bool], Run]) -> tuple[list[CheckResult], SolutionInfo]:
+    """Device, sim and serial labs alike: a broker (ours if none is given), the observed run, the checks.
+
+    On our own broker every message is the program's or the grader's, so messages under another
+    site are pinned on the program (``foreign``); on a shared one they cannot be.
+    """
     own: EmbeddedBroker | None = None
     try:
         if broker is None:
             own = EmbeddedBroker("127.0.0.1", free_port()).start()
             broker = own.address
             say(f"started an embedded MQTT broker on {broker.url}")
-        # amqtt waits for each PUBACK in turn under QoS 1; on our own
-        # embedded broker, on localhost, QoS 0 loses nothing.
-        run = observe(lab, site, path, broker, workdir, recorder_qos=_qos(own, recorder_qos), progress=say,
-                      foreign=own is not None if foreign is None else foreign)
-        say(f"checking {lab.id}...")
-        try:
-            checks = check_run(lab, run, workdir, on_check)
-        finally:
-            run.store.close()
+        run = run_on(broker, _qos(own, recorder_qos), own is not None if foreign is None else foreign)
+        return _check(lab, run, workdir, say, on_check)
     finally:
         if own is not None:
             own.stop()
-    return checks, run.solution
+
+
+def _check(lab: Lab, run: Run, workdir: Path, say: Callable[[str], None],
+           on_check: Callable[[CheckResult], None] | None) -> tuple[list[CheckResult], SolutionInfo]:
+    say(f"checking {lab.id}...")
+    try:
+        return check_run(lab, run, workdir, on_check), run.solution
+    finally:
+        run.store.close()
 

@@ -37,7 +37,6 @@ from pathlib import Path
 from typing import Callable
 
 from citylab import contract
-from citylab.broker import EmbeddedBroker, free_port
 from citylab.errors import LabError
 from citylab.mqtt import BrokerAddress
 from citylab.recorder import Recorder
@@ -45,10 +44,8 @@ from citylab.stores import SQLiteStore
 from firmware_bridge.emulator import PtyLine
 from labs.catalogue import Lab
 from labs.engine.guard import start_guard
-from labs.engine.observe import clear_retained, recorder_qos as _qos
-from labs.engine.plugin import check_run
+from labs.engine.observe import clear_retained
 from labs.engine.recording import Run
-from labs.engine.result import CheckResult, SolutionInfo
 from labs.engine.runner import SolutionProcess, solution_env
 
 # Time between two writes on the line: fast enough to fit the script in a
@@ -351,28 +348,3 @@ def observe_serial(lab: Lab, site: str, solution: Path, broker: BrokerAddress, w
         started=started, ended=ended, window_s=ended - started if port else window,
         sent=tuple(kit.sent), noise=tuple(kit.noise), port_opened=opened, findings=tuple(guard.findings()),
     )
-
-
-def grade_serial(lab: Lab, site: str, path: Path, broker: BrokerAddress | None, workdir: Path,
-                 say: Callable[[str], None], on_check: Callable[[CheckResult], None] | None,
-                 foreign: bool | None = None, port: str | None = None, recorder_qos: int | None = None,
-              ) -> tuple[list[CheckResult], SolutionInfo]:
-    """A serial lab: a broker (ours if none is given), the kit on a pty, the window, the checks."""
-
-    own: EmbeddedBroker | None = None
-    try:
-        if broker is None:
-            own = EmbeddedBroker("127.0.0.1", free_port()).start()
-            broker = own.address
-            say(f"started an embedded MQTT broker on {broker.url}")
-        run = observe_serial(lab, site, path, broker, workdir, recorder_qos=_qos(own, recorder_qos), progress=say,
-                             foreign=own is not None if foreign is None else foreign, port=port)
-        say(f"checking {lab.id}...")
-        try:
-            checks = check_run(lab, run, workdir, on_check)
-        finally:
-            run.store.close()
-    finally:
-        if own is not None:
-            own.stop()
-    return checks, run.solution

@@ -23,7 +23,6 @@ from pathlib import Path
 from typing import Any, Callable
 
 from citylab import contract, mqtt
-from citylab.broker import EmbeddedBroker, free_port
 from citylab.errors import BrokerError, ConfigError, LabError
 from citylab.recorder import Recorder
 from citylab.stores import SQLiteStore
@@ -31,10 +30,8 @@ from labs.catalogue import Lab
 from labs.engine.analysis import seed_for
 from labs.engine.guard import start_guard
 from labs.engine.lagprobe import LagProbe
-from labs.engine.observe import recorder_qos as _qos, wait_for_connection
-from labs.engine.plugin import check_run
+from labs.engine.observe import wait_for_connection
 from labs.engine.recording import Run
-from labs.engine.result import CheckResult, SolutionInfo
 from labs.engine.runner import SolutionProcess, solution_env
 from simulator import City, SimulatorService, load_city
 
@@ -148,28 +145,3 @@ def observe_sim(lab: Lab, site: str, solution: Path, broker: mqtt.BrokerAddress,
         started=started, ended=ended, window_s=lab.window_seconds, city=city, kpis=kpis,
         findings=tuple(guard.findings()),
     )
-
-
-def grade_sim(lab: Lab, site: str, path: Path, broker: mqtt.BrokerAddress | None, workdir: Path,
-              say: Callable[[str], None], on_check: Callable[[CheckResult], None] | None,
-              foreign: bool | None = None, recorder_qos: int | None = None,
-              ) -> tuple[list[CheckResult], SolutionInfo]:
-    """A sim lab: a broker (ours if none is given), the city and the program, the checks."""
-
-    own: EmbeddedBroker | None = None
-    try:
-        if broker is None:
-            own = EmbeddedBroker("127.0.0.1", free_port()).start()
-            broker = own.address
-            say(f"started an embedded MQTT broker on {broker.url}")
-        run = observe_sim(lab, site, path, broker, workdir, recorder_qos=_qos(own, recorder_qos), progress=say,
-                          foreign=own is not None if foreign is None else foreign)
-        say(f"checking {lab.id}...")
-        try:
-            checks = check_run(lab, run, workdir, on_check)
-        finally:
-            run.store.close()
-    finally:
-        if own is not None:
-            own.stop()
-    return checks, run.solution
